@@ -1,0 +1,64 @@
+# twinserve: `make run` serves the embedded default model, `make test` runs the whole suite.
+# Each target installs what it needs into .venv (and SAM CLI into its own .venv-sam).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda's runtime is python3.12: use it when the machine has one (also from pyenv), else python3.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+MODEL_DIR := functions/predict/model
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help install model run invoke test lint pytest events clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the dependency pins change.
+$(VENV)/.installed: pyproject.toml functions/predict/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server,dev]'
+	touch $@
+
+$(SAM): | $(BIN)/python
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+
+install: $(VENV)/.installed ## create .venv and install twinserve with its server and dev extras
+
+$(MODEL_DIR)/metadata.json: | $(VENV)/.installed
+	$(BIN)/python -m predict train --out $(MODEL_DIR)
+
+model: $(VENV)/.installed ## (re)train the embedded default model
+	$(BIN)/python -m predict train --out $(MODEL_DIR)
+
+run: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## serve the default model on http://127.0.0.1:8000
+	$(BIN)/python -m predict serve
+
+invoke: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## run tests/events/predict-features-v2.json through the Lambda handler
+	$(BIN)/python -m predict invoke tests/events/predict-features-v2.json
+
+lint: $(VENV)/.installed ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed $(SAM)
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(BIN)/pytest
+
+test: lint pytest ## the whole suite: lint, then every test
+
+events: $(SAM) ## regenerate tests/events/ with `sam local generate-event`
+	$(BIN)/python tests/events/generate.py --sam $(SAM)
+
+clean: ## remove virtual environments, caches and the trained default model
+	rm -rf $(VENV) $(SAM_VENV) $(MODEL_DIR) .mypy_cache .ruff_cache .pytest_cache

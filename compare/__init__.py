@@ -1,0 +1,1 @@
+"""twinserve's comparison toolkit: measure the real handler, simulate both platforms, price, report."""

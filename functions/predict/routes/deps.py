@@ -1,0 +1,30 @@
+"""Dependencies shared by the routes: the app's settings and model state, set by `create_app`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..artifact import LoadedModel
+from ..settings import Settings
+from ..state import ModelState
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _model_state(request: Request) -> ModelState:
+    state: ModelState = request.app.state.model_state
+    return state
+
+
+def _ready_model(state: Annotated[ModelState, Depends(_model_state)]) -> LoadedModel:
+    return state.require_model()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ModelStateDep = Annotated[ModelState, Depends(_model_state)]
+ModelDep = Annotated[LoadedModel, Depends(_ready_model)]

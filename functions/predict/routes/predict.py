@@ -1,0 +1,47 @@
+"""POST /predict: JSON body in, validated rows, model, answer shaped like the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ..body import parse_json, read_body, validate_as
+from ..schemas import ErrorResponse, PredictRequest, PredictResponse
+from .deps import ModelDep, SettingsDep
+
+router = APIRouter(tags=["predict"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Malformed or empty JSON",
+        413: "Body or batch over the configured limit",
+        415: "Content type other than JSON",
+        422: "Valid JSON but not a valid request (feature count, non-numeric or non-finite values...)",
+        503: "Model not loaded",
+    }.items()
+}
+
+_REQUEST_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+}
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    response_model_exclude_none=True,
+    responses=_ERRORS,
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    summary="Predict labels (and optionally class probabilities) for one row or a batch",
+)
+async def predict(request: Request, model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
+    body = await read_body(request, settings.max_body_bytes)
+    predict_request = validate_as(PredictRequest, parse_json(body))
+    rows = predict_request.to_rows(model.n_features, settings.max_rows)
+    # Inline on the event loop: one forest prediction costs milliseconds, less than a
+    # thread hand-off would add on the one-request-at-a-time Lambda path.
+    prediction = model.predict(rows, probabilities=predict_request.probabilities)
+    return predict_request.response(prediction)

@@ -1,0 +1,48 @@
+"""Typed settings, read from the environment once per process (prefix PREDICT_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The embedded default model lives beside the code, so `make run`, the images and the
+# zip variant all find it without configuration.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
+
+# Lambda's synchronous invocation payload limit: a larger body could never reach the
+# Lambda entry point, so the server refuses it too and both behave alike.
+LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PREDICT_", frozen=True)
+
+    model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Directory holding model.joblib and metadata.json")
+    model_sha256: str | None = Field(
+        None, description="Pinned SHA-256 of model.joblib; when set it must match as well as the metadata's"
+    )
+    max_rows: int = Field(10_000, gt=0, description="Most rows accepted in one request")
+    max_body_bytes: int = Field(LAMBDA_PAYLOAD_LIMIT_BYTES, gt=0, description="Largest request body accepted")
+    base_path: str = Field(
+        "/", description="Path prefix stripped on Lambda (an API Gateway stage or mapping)"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn workers; on Kubernetes keep 1 and scale replicas")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = False
+    graceful_shutdown_s: int = Field(20, ge=0, description="Time given to requests in flight after SIGTERM")
+
+    @field_validator("model_sha256")
+    @classmethod
+    def _is_hex_digest(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError("must be a SHA-256 hex digest (64 hexadecimal characters)")
+        return value

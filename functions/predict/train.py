@@ -1,0 +1,49 @@
+"""Train the embedded default model (the tutorials' Iris RandomForest) and write its artifact."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+import sklearn
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import train_test_split
+
+from .artifact import ArtifactMetadata, sha256_hex, write_artifact
+
+DEFAULT_NAME = "iris-random-forest"
+
+
+def dump_bytes(estimator: object) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    return buffer.getvalue()
+
+
+def train_default(out_dir: Path, version: str = "1") -> ArtifactMetadata:
+    iris = load_iris()
+    # The tutorials' split and forest, so their example requests get their answers.
+    x_train, x_test, y_train, y_test = train_test_split(
+        iris.data, iris.target, test_size=0.2, random_state=42
+    )
+    model = RandomForestClassifier(n_estimators=100, random_state=42, n_jobs=1)
+    model.fit(x_train, y_train)
+    model_bytes = dump_bytes(model)
+    metadata = ArtifactMetadata(
+        name=DEFAULT_NAME,
+        version=version,
+        sha256=sha256_hex(model_bytes),
+        sklearn_version=sklearn.__version__,
+        estimator=type(model).__name__,
+        n_features=int(model.n_features_in_),
+        feature_names=[str(name) for name in iris.feature_names],
+        classes=[int(c) for c in model.classes_],
+        class_names=[str(name) for name in iris.target_names],
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        accuracy=round(float(model.score(x_test, y_test)), 4),
+    )
+    write_artifact(out_dir, model_bytes, metadata)
+    return metadata
