@@ -68,9 +68,7 @@ CASES: list[Case] = [
     ),
     post("two-forms", {"features": SETOSA, "input": SETOSA}, 422, error_words=("exactly one",)),
     post("no-form", {}, 422, error_words=("exactly one",)),
-    post(
-        "unknown-key", {"features": SETOSA, "feature": SETOSA}, 422, error_words=("feature", "not permitted")
-    ),
+    post("unknown-key", {"features": SETOSA, "feature": SETOSA}, 422, error_words=("feature", "not permitted")),
     post(
         "probabilities-not-bool",
         {"features": SETOSA, "probabilities": "yes"},

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from predict.train import train_default
 
+from predict.train import train_default
 from tests.cases import BODY_LIMIT, ROW_LIMIT
+from tests.helpers import import_with_env
 
 
 @pytest.fixture(scope="session")
@@ -29,22 +27,6 @@ def predict_env(artifact_dir: Path) -> dict[str, str]:
         "PREDICT_MAX_BODY_BYTES": str(BODY_LIMIT),
         "PREDICT_MAX_ROWS": str(ROW_LIMIT),
     }
-
-
-def import_with_env(module: str, env: dict[str, str]) -> ModuleType:
-    """(Re)import a module whose import-time code reads PREDICT_* settings, under `env`."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        if module in sys.modules:
-            return importlib.reload(sys.modules[module])
-        return importlib.import_module(module)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

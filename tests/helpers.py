@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -166,3 +168,19 @@ def reply_from_lambda(response: Mapping[str, Any]) -> Reply:
     raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     return Reply(int(response["statusCode"]), headers, raw)
+
+
+def import_with_env(module: str, env: dict[str, str]) -> ModuleType:
+    """(Re)import a module whose import-time code reads PREDICT_* settings, under `env`."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        if module in sys.modules:
+            return importlib.reload(sys.modules[module])
+        return importlib.import_module(module)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

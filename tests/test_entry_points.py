@@ -15,10 +15,10 @@ from types import ModuleType
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from predict.app import create_app
 from predict.invoke import LocalContext
 from predict.settings import Settings
-
 from tests.cases import CASES, Case
 from tests.helpers import (
     Reply,
@@ -64,9 +64,7 @@ def send(
     if path == "asgi":
         yield _asgi_send(asgi_client)
     elif path.startswith("mangum"):
-        template = load_event(
-            "predict-features-v2.json" if path == "mangum-v2" else "predict-features-v1.json"
-        )
+        template = load_event("predict-features-v2.json" if path == "mangum-v2" else "predict-features-v1.json")
 
         def send_event(case: Case) -> Reply:
             event = make_event(template, case.method, case.path, case.body, case.headers)

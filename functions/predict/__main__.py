@@ -20,9 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m predict", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser(
-        "serve", help="serve the API under uvicorn (settings from PREDICT_* variables)"
-    )
+    serve = commands.add_parser("serve", help="serve the API under uvicorn (settings from PREDICT_* variables)")
     serve.add_argument("--host", help="address to bind (PREDICT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (PREDICT_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (PREDICT_WORKERS, default 1)")
@@ -36,16 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--if-missing", action="store_true", help="do nothing if an artifact is already there")
 
     package = commands.add_parser("package", help="turn your own fitted estimator (joblib) into an artifact")
-    package.add_argument(
-        "--model", type=Path, required=True, help="joblib file of a fitted estimator or Pipeline"
-    )
+    package.add_argument("--model", type=Path, required=True, help="joblib file of a fitted estimator or Pipeline")
     package.add_argument("--out", type=Path, help="artifact directory (default: PREDICT_MODEL_DIR)")
     package.add_argument("--name", help="model name (default: the file's stem)")
     package.add_argument("--version", default="1", help="model version (default: 1)")
     package.add_argument("--features", nargs="+", metavar="NAME", help="feature names, in column order")
-    package.add_argument(
-        "--class-names", nargs="+", metavar="NAME", help="class names, in the order of classes_"
-    )
+    package.add_argument("--class-names", nargs="+", metavar="NAME", help="class names, in the order of classes_")
     return parser
 
 
@@ -96,9 +90,7 @@ def _package(args: argparse.Namespace) -> None:
         features=args.features,
         class_names=args.class_names,
     )
-    print(
-        f"packaged {metadata.name} {metadata.version} ({metadata.estimator}), sha256 {metadata.sha256}: {out}"
-    )
+    print(f"packaged {metadata.name} {metadata.version} ({metadata.estimator}), sha256 {metadata.sha256}: {out}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -138,9 +138,7 @@ class LoadedModel:
 
     def predict(self, rows: np.ndarray, *, probabilities: bool = False) -> Prediction:
         if probabilities and not self.has_proba:
-            raise InvalidInput(
-                f"model {self.metadata.name} ({self.metadata.estimator}) has no class probabilities"
-            )
+            raise InvalidInput(f"model {self.metadata.name} ({self.metadata.estimator}) has no class probabilities")
         try:
             labels = self.estimator.predict(rows).tolist()
             proba = self.estimator.predict_proba(rows).tolist() if probabilities else None

@@ -25,9 +25,7 @@ def is_json_content_type(value: str | None) -> bool:
     if value is None or not value.strip():
         return True
     media_type = value.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -7,6 +7,7 @@ init error whose message names the problem instead of serving a half-working fun
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import logging
 from typing import Any
@@ -19,6 +20,10 @@ from .artifact import load_artifact
 from .settings import Settings
 
 logger = logging.getLogger("predict.lambda")
+
+# Mangum runs each invocation on the current event loop; give it one up front instead of
+# letting it fall back on asyncio.get_event_loop(), deprecated without a running loop.
+asyncio.set_event_loop(asyncio.new_event_loop())
 
 settings = Settings()
 model = load_artifact(settings.model_dir, settings.model_sha256)

@@ -22,9 +22,7 @@ def _feature_names(estimator: Any, given: Sequence[str] | None) -> list[str]:
         raise ArtifactError("the estimator is not fitted (it has no n_features_in_); fit it before packaging")
     if given:
         if len(given) != n_features:
-            raise ArtifactError(
-                f"--features names {len(given)} features but the estimator expects {n_features}"
-            )
+            raise ArtifactError(f"--features names {len(given)} features but the estimator expects {n_features}")
         return list(given)
     fitted_names = getattr(estimator, "feature_names_in_", None)
     if fitted_names is not None:
@@ -43,9 +41,7 @@ def _classes(estimator: Any, class_names: Sequence[str] | None) -> tuple[list[An
         raise ArtifactError("only integer or string class labels are supported")
     if class_names:
         if len(class_names) != len(values):
-            raise ArtifactError(
-                f"--class-names names {len(class_names)} classes but the estimator has {len(values)}"
-            )
+            raise ArtifactError(f"--class-names names {len(class_names)} classes but the estimator has {len(values)}")
         return values, list(class_names)
     return values, [str(v) for v in values]
 

@@ -60,9 +60,7 @@ class PredictRequest(BaseModel):
                 raise InvalidInput(f"wrong number of features: expected {n_features}, got {len(row)}")
             return np.array([row], dtype=np.float64)
         if len(self.instances) > max_rows:
-            raise PayloadTooLarge(
-                f"too many rows: {len(self.instances)} sent, at most {max_rows} per request"
-            )
+            raise PayloadTooLarge(f"too many rows: {len(self.instances)} sent, at most {max_rows} per request")
         for index, row in enumerate(self.instances):
             if len(row) != n_features:
                 raise InvalidInput(

@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     )
     max_rows: int = Field(10_000, gt=0, description="Most rows accepted in one request")
     max_body_bytes: int = Field(LAMBDA_PAYLOAD_LIMIT_BYTES, gt=0, description="Largest request body accepted")
-    base_path: str = Field(
-        "/", description="Path prefix stripped on Lambda (an API Gateway stage or mapping)"
-    )
+    base_path: str = Field("/", description="Path prefix stripped on Lambda (an API Gateway stage or mapping)")
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

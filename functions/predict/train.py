@@ -26,9 +26,7 @@ def dump_bytes(estimator: object) -> bytes:
 def train_default(out_dir: Path, version: str = "1") -> ArtifactMetadata:
     iris = load_iris()
     # The tutorials' split and forest, so their example requests get their answers.
-    x_train, x_test, y_train, y_test = train_test_split(
-        iris.data, iris.target, test_size=0.2, random_state=42
-    )
+    x_train, x_test, y_train, y_test = train_test_split(iris.data, iris.target, test_size=0.2, random_state=42)
     model = RandomForestClassifier(n_estimators=100, random_state=42, n_jobs=1)
     model.fit(x_train, y_train)
     model_bytes = dump_bytes(model)

@@ -38,9 +38,7 @@ EVENTS: dict[str, list[str]] = {
 
 
 def generate(sam: str, args: list[str]) -> str:
-    result = subprocess.run(
-        [sam, "local", "generate-event", *args], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sam, "local", "generate-event", *args], capture_output=True, text=True, check=True)
     return result.stdout
 
 
