@@ -97,6 +97,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 @dataclass
@@ -176,6 +179,10 @@ def import_with_env(module: str, env: dict[str, str]) -> ModuleType:
     os.environ.update(env)
     try:
         if module in sys.modules:
+            # A new execution environment: close what the previous import opened.
+            previous_loop = getattr(sys.modules[module], "event_loop", None)
+            if previous_loop is not None:
+                previous_loop.close()
             return importlib.reload(sys.modules[module])
         return importlib.import_module(module)
     finally:

@@ -23,7 +23,8 @@ logger = logging.getLogger("predict.lambda")
 
 # Mangum runs each invocation on the current event loop; give it one up front instead of
 # letting it fall back on asyncio.get_event_loop(), deprecated without a running loop.
-asyncio.set_event_loop(asyncio.new_event_loop())
+event_loop = asyncio.new_event_loop()
+asyncio.set_event_loop(event_loop)
 
 settings = Settings()
 model = load_artifact(settings.model_dir, settings.model_sha256)
