@@ -48,13 +48,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     cold_start, _cold_start = _cold_start, False
     try:
         response = adapter(event, context)
-    except (binascii.Error, ValueError) as exc:
-        # Errors inside the app become responses in Mangum; what escapes is the event itself.
-        logger.warning("undecodable event body: %s", type(exc).__name__)
-        response = _bad_event("request body is not valid base64 or text")
-    except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
-        logger.warning("not an API Gateway or ALB event: %s", type(exc).__name__)
-        response = _bad_event("not an API Gateway HTTP event (payload 1.0 or 2.0 expected)")
+    # Errors inside the app become responses in Mangum; what escapes is about the event itself.
+    except binascii.Error:
+        logger.warning("event body marked base64 is not base64")
+        response = _bad_event("request body is not valid base64")
+    except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
+        logger.warning("malformed or unsupported event: %s", type(exc).__name__)
+        response = _bad_event("not an API Gateway HTTP event (payload 1.0 or 2.0 expected), or a malformed one")
     headers = response.get("headers") or {}
     headers["x-cold-start"] = "true" if cold_start else "false"
     headers.setdefault("x-request-id", str(getattr(context, "aws_request_id", "")))

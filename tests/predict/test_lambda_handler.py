@@ -58,8 +58,9 @@ def test_text_body_that_is_not_base64_encoded(lambda_module: ModuleType) -> None
         (lambda e: e.pop("requestContext"), "not an API Gateway"),
         (lambda e: e.clear(), "not an API Gateway"),
         (lambda e: e["requestContext"].pop("http"), "not an API Gateway"),
+        (lambda e: e["headers"].update(host="a:b:c"), "malformed"),
     ],
-    ids=["base64-garbage", "no-request-context", "empty-event", "no-http-block"],
+    ids=["base64-garbage", "no-request-context", "empty-event", "no-http-block", "bad-host-header"],
 )
 def test_events_that_are_not_requests_get_a_400(lambda_module: ModuleType, mutate: object, words: str) -> None:
     event = load_event("predict-features-v2.json")
