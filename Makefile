@@ -26,14 +26,14 @@ $(BIN)/python:
 
 # Reinstall only when the dependency pins change.
 $(VENV)/.installed: pyproject.toml functions/predict/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[server,dev]'
+	$(BIN)/pip install --quiet -e '.[server,compare,dev]'
 	touch $@
 
 $(SAM): | $(BIN)/python
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 
-install: $(VENV)/.installed ## create .venv and install twinserve with its server and dev extras
+install: $(VENV)/.installed ## create .venv and install twinserve with its server, compare and dev extras
 
 $(MODEL_DIR)/metadata.json: | $(VENV)/.installed
 	$(BIN)/python -m predict train --out $(MODEL_DIR)
