@@ -1,0 +1,143 @@
+"""AWS Lambda, simulated: one request per execution environment, cold starts, reclaim, limits.
+
+A request takes the most recently freed idle environment (provisioned ones first); with none
+idle, a new environment starts and the request pays its init time, unless the function is at
+its concurrency limit or has already started its burst of new environments in the last 10 s,
+in which case the request is throttled (429). Idle on-demand environments are reclaimed after
+`keep_alive_s`. A request that takes longer than the HTTP API's 30 s gets a 504 at the client
+while the function runs on (and is billed) to the end.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import OK, THROTTLED, TIMED_OUT, Distribution, RunRecords
+
+BURST_WINDOW_S = 10.0
+
+
+@dataclass(frozen=True)
+class LambdaConfig:
+    memory_mb: int = 1024
+    keep_alive_s: float = 600.0  # AWS does not document it; minutes, varying
+    concurrency_limit: int = 1000  # account default, or the function's reserved concurrency
+    new_environments_per_10s: int = 1000
+    provisioned: int = 0
+    api_timeout_s: float = 30.0  # HTTP API integration timeout, a hard limit
+
+
+class _Environments:
+    """The function's execution environments at one moment of the simulation."""
+
+    def __init__(self, config: LambdaConfig) -> None:
+        self.config = config
+        self.busy: list[tuple[float, bool]] = []  # heap of (free at, provisioned?)
+        self.idle: deque[float] = deque()  # on-demand, idle since: oldest left, newest right
+        self.provisioned_idle = config.provisioned
+        self.started: deque[float] = deque()  # environment start times within the burst window
+
+    def advance(self, now: float) -> None:
+        """Free what finished by `now`, then reclaim what has idled past the keep-alive."""
+        busy, idle = self.busy, self.idle
+        while busy and busy[0][0] <= now:
+            free_at, provisioned = heapq.heappop(busy)
+            if provisioned:
+                self.provisioned_idle += 1
+            else:
+                idle.append(free_at)
+        cutoff = now - self.config.keep_alive_s
+        while idle and idle[0] < cutoff:
+            idle.popleft()
+
+    @property
+    def count(self) -> int:
+        return len(self.busy) + len(self.idle) + self.provisioned_idle
+
+    def assign(self, now: float, service: float, init: float) -> str:
+        """Route one request arriving at `now`: 'provisioned', 'warm', 'cold' or 'throttled'."""
+        if self.provisioned_idle:
+            self.provisioned_idle -= 1
+            heapq.heappush(self.busy, (now + service, True))
+            return "provisioned"
+        if self.idle:
+            self.idle.pop()
+            heapq.heappush(self.busy, (now + service, False))
+            return "warm"
+        started = self.started
+        while started and started[0] <= now - BURST_WINDOW_S:
+            started.popleft()
+        if len(self.busy) >= self.config.concurrency_limit or len(started) >= self.config.new_environments_per_10s:
+            return "throttled"
+        started.append(now)
+        heapq.heappush(self.busy, (now + init + service, False))
+        return "cold"
+
+
+def simulate_lambda(
+    arrivals: np.ndarray, warm: Distribution, init: Distribution, config: LambdaConfig, seed: int = 0
+) -> RunRecords:
+    """`warm`: handler time of a request; `init`: the extra time of a request that starts an environment."""
+    rng = np.random.default_rng(seed)
+    n = int(arrivals.size)
+    service, init_time = warm.sample(rng, n), init.sample(rng, n)
+    horizon = int(np.ceil(arrivals[-1])) + 1 if n else 0
+    instances, busy_now = np.zeros(horizon), np.zeros(horizon)
+    routes: list[str] = []
+    environments = _Environments(config)
+    next_second = 0
+    for t, s, i in zip(arrivals.tolist(), service.tolist(), init_time.tolist(), strict=True):
+        while next_second <= t:  # the state at each whole second, for the per-second records
+            environments.advance(next_second)
+            instances[next_second], busy_now[next_second] = environments.count, len(environments.busy)
+            next_second += 1
+        environments.advance(t)
+        routes.append(environments.assign(t, s, i))
+    return _records(
+        arrivals,
+        np.array(routes),
+        service=service,
+        init_time=init_time,
+        instances=instances,
+        busy_now=busy_now,
+        config=config,
+    )
+
+
+def _records(
+    arrivals: np.ndarray,
+    routes: np.ndarray,
+    *,
+    service: np.ndarray,
+    init_time: np.ndarray,
+    instances: np.ndarray,
+    busy_now: np.ndarray,
+    config: LambdaConfig,
+) -> RunRecords:
+    cold, throttled = routes == "cold", routes == "throttled"
+    duration = np.where(cold, init_time + service, service)
+    duration[throttled] = 0.0
+    billed_ms = np.ceil(duration * 1000)  # Lambda bills by the millisecond, init included
+    status = np.full(arrivals.size, OK, dtype=np.int16)
+    status[throttled] = THROTTLED
+    status[~throttled & (duration > config.api_timeout_s)] = TIMED_OUT
+    return RunRecords(
+        platform="lambda",
+        arrival_s=arrivals,
+        latency_s=np.where(status == OK, duration, np.nan),
+        status=status,
+        cold=cold,
+        seconds=np.arange(instances.size, dtype=float),
+        instances=instances,
+        busy=busy_now,
+        extra={
+            "billed_ms_total": float(billed_ms.sum()),
+            "billed_ms_on_provisioned": float(billed_ms[routes == "provisioned"].sum()),
+            "mean_busy_environments": float(busy_now.mean()) if busy_now.size else 0.0,
+            "mean_environments": float(instances.mean()) if instances.size else 0.0,
+        },
+    )
