@@ -90,13 +90,20 @@ def simulate_lambda(
     routes: list[str] = []
     environments = _Environments(config)
     next_second = 0
-    for t, s, i in zip(arrivals.tolist(), service.tolist(), init_time.tolist(), strict=True):
-        while next_second <= t:  # the state at each whole second, for the per-second records
+
+    def record_seconds_until(now: float) -> None:
+        """The state at each whole second up to `now`, for the per-second records."""
+        nonlocal next_second
+        while next_second <= now and next_second < horizon:
             environments.advance(next_second)
             instances[next_second], busy_now[next_second] = environments.count, len(environments.busy)
             next_second += 1
+
+    for t, s, i in zip(arrivals.tolist(), service.tolist(), init_time.tolist(), strict=True):
+        record_seconds_until(t)
         environments.advance(t)
         routes.append(environments.assign(t, s, i))
+    record_seconds_until(horizon)
     return _records(
         arrivals,
         np.array(routes),
