@@ -1,0 +1,163 @@
+"""Kubernetes, simulated: single-worker pods behind a Service, scaled by the HPA.
+
+Each pod is one uvicorn worker: a first-come-first-served queue with the calibrated service
+time. The Service sends each request to a ready pod chosen at random (kube-proxy's iptables
+mode). Every sync period the HPA (compare/hpa.py, parameters from the deployed manifest) reads
+each pod's CPU utilisation over the last metrics window, measured against the pod's CPU request,
+and sets the replica count; new pods take `pod_start` (scheduling, image pull, process start,
+model load) to become ready, plus `node_provisioning_s` beyond the pods the nodes already hold.
+A request whose answer would come later than `request_timeout_s` counts as a 504; the pod does
+the work all the same, as a CPU-bound handler is not interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..hpa import HorizontalPodAutoscaler, HPAParams
+from .base import OK, REJECTED, TIMED_OUT, Constant, Distribution, RunRecords
+
+
+@dataclass(frozen=True)
+class K8sConfig:
+    hpa: HPAParams
+    cpu_request: float = 0.5  # cores; the HPA's utilisation is against it
+    pod_start: Distribution = field(default_factory=lambda: Constant(20.0))
+    initial_replicas: int | None = None  # default: the HPA's minReplicas
+    node_provisioning_s: float = 0.0
+    pods_without_new_node: int = 1_000_000
+    request_timeout_s: float = 30.0
+    idle_cpu_cores: float = 0.005  # what an idle worker uses
+    metrics_window_s: float = 15.0  # metrics-server resolution
+    metrics_lag_s: float = 15.0
+
+
+@dataclass(eq=False)
+class _Pod:
+    created_at: float
+    ready_at: float
+    free_at: float = 0.0
+    removed_at: float | None = None
+    busy_by_window: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+
+    def serve(self, now: float, service: float, window: float) -> float:
+        """Queue one request; return when it finishes."""
+        start = max(now, self.free_at)
+        end = start + service
+        self.free_at = end
+        first, last = int(start // window), int(end // window)
+        if first == last:
+            self.busy_by_window[first] += service
+        else:  # spread over the windows it spans
+            for index in range(first, last + 1):
+                overlap = min(end, (index + 1) * window) - max(start, index * window)
+                self.busy_by_window[index] += max(0.0, overlap)
+        return end
+
+
+class _Cluster:
+    def __init__(self, config: K8sConfig, rng: np.random.Generator) -> None:
+        self.config = config
+        self.rng = rng
+        self.hpa = HorizontalPodAutoscaler(config.hpa)
+        self.live: list[_Pod] = []
+        self.removed: list[_Pod] = []
+        initial = config.initial_replicas or config.hpa.min_replicas
+        self.live = [_Pod(created_at=-1e9, ready_at=0.0) for _ in range(initial)]  # running before the run
+        self.ready_cache: list[_Pod] = list(self.live)
+        self.ready_until = math.inf
+
+    def ready(self, now: float) -> list[_Pod]:
+        if now >= self.ready_until:
+            self._refresh_ready(now)
+        return self.ready_cache
+
+    def _refresh_ready(self, now: float) -> None:
+        self.ready_cache = [p for p in self.live if p.ready_at <= now]
+        pending = [p.ready_at for p in self.live if p.ready_at > now]
+        self.ready_until = min(pending, default=math.inf)
+
+    def sync(self, now: float) -> None:
+        """One HPA sync: utilisation of the pods ready through the last complete metrics window."""
+        config = self.config
+        window_index = int((now - config.metrics_lag_s) // config.metrics_window_s)
+        window_start = window_index * config.metrics_window_s
+        utilizations, unready = [], 0
+        for pod in self.live:
+            if pod.ready_at <= window_start:
+                busy = pod.busy_by_window.get(window_index, 0.0) / config.metrics_window_s
+                utilizations.append((min(busy, 1.0) + config.idle_cpu_cores) / config.cpu_request)
+            else:
+                unready += 1
+        current = len(self.live)
+        desired = self.hpa.step(now, current, utilizations, unready)
+        if desired > current:
+            self._add(now, desired - current)
+        elif desired < current:
+            self._remove(now, current - desired)
+        self._refresh_ready(now)
+
+    def _add(self, now: float, count: int) -> None:
+        starts = self.config.pod_start.sample(self.rng, count)
+        for start in starts.tolist():
+            delay = self.config.node_provisioning_s if len(self.live) >= self.config.pods_without_new_node else 0.0
+            self.live.append(_Pod(created_at=now, ready_at=now + delay + start))
+
+    def _remove(self, now: float, count: int) -> None:
+        # The ReplicaSet deletes pods that are not ready first, then the newest.
+        order = sorted(self.live, key=lambda p: (p.ready_at <= now, -p.created_at))
+        for pod in order[:count]:
+            pod.removed_at = now
+            self.live.remove(pod)
+            self.removed.append(pod)
+
+
+def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, seed: int = 0) -> RunRecords:
+    rng = np.random.default_rng(seed)
+    n = int(arrivals.size)
+    service = warm.sample(rng, n)
+    picks = rng.random(n)
+    horizon = int(np.ceil(arrivals[-1])) + 1 if n else 0
+    replicas, ready_now = np.zeros(horizon), np.zeros(horizon)
+    cluster = _Cluster(config, rng)
+    finish = np.full(n, np.nan)
+    window, sync_period = config.metrics_window_s, config.hpa.sync_period_s
+    next_sync, next_second = sync_period, 0
+    for index, (t, s, pick) in enumerate(zip(arrivals.tolist(), service.tolist(), picks.tolist(), strict=True)):
+        while next_second <= t or next_sync <= t:
+            if next_sync <= next_second:
+                cluster.sync(next_sync)
+                next_sync += sync_period
+            else:
+                replicas[next_second], ready_now[next_second] = len(cluster.live), len(cluster.ready(next_second))
+                next_second += 1
+        ready = cluster.ready(t)
+        if ready:
+            finish[index] = ready[int(pick * len(ready))].serve(t, s, window)
+    while next_second < horizon:
+        replicas[next_second], ready_now[next_second] = len(cluster.live), len(cluster.ready(next_second))
+        next_second += 1
+
+    latency = finish - arrivals
+    status = np.full(n, OK, dtype=np.int16)
+    status[np.isnan(finish)] = REJECTED
+    status[latency > config.request_timeout_s] = TIMED_OUT
+    end = float(horizon)
+    pod_seconds = sum(end - max(p.created_at, 0.0) for p in cluster.live) + sum(
+        (p.removed_at or end) - max(p.created_at, 0.0) for p in cluster.removed
+    )
+    return RunRecords(
+        platform="kubernetes",
+        arrival_s=arrivals,
+        latency_s=np.where(status == OK, latency, np.nan),
+        status=status,
+        cold=np.zeros(n, dtype=bool),
+        seconds=np.arange(horizon, dtype=float),
+        instances=replicas,
+        busy=ready_now,
+        extra={"pod_seconds": pod_seconds, "mean_replicas": float(replicas.mean()) if horizon else 0.0},
+    )

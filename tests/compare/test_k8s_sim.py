@@ -1,0 +1,56 @@
+"""The simulated Kubernetes deployment against queueing theory and a hand-computed HPA trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare.hpa import HPAParams
+from compare.platforms.base import OK, REJECTED, Constant, Exponential
+from compare.platforms.k8s import K8sConfig, simulate_k8s
+from compare.profiles import steady
+
+
+def test_single_pod_matches_mm1_mean_waiting_time() -> None:
+    # M/M/1 at utilisation 0.5: mean service 10 ms, 50 requests/s -> mean wait rho/(mu - lambda) = 10 ms.
+    config = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.5))
+    service = Exponential(0.010)
+    run = simulate_k8s(steady(50.0, 4000).arrivals(seed=21), service, config, seed=5)
+    assert (run.status == OK).all()
+    mean_wait = np.mean(run.latency_s) - service.mean
+    assert mean_wait == pytest.approx(0.010, rel=0.05)
+
+
+def test_step_in_load_follows_the_hand_computed_replica_trace() -> None:
+    # One pod, CPU request 1 core, target 50 %, pods ready 5 s after creation, 10 ms per request.
+    config = K8sConfig(
+        HPAParams(min_replicas=1, max_replicas=10, target_utilization=0.5),
+        cpu_request=1.0,
+        pod_start=Constant(5.0),
+        idle_cpu_cores=0.0,
+    )
+    arrivals = np.concatenate([np.arange(0, 60, 1 / 10), np.arange(60, 120, 1 / 80), np.arange(120, 151, 1 / 300)])
+    run = simulate_k8s(arrivals, Constant(0.010), config)
+    syncs = np.arange(15, 151, 15)
+    # 15-60: 0.1 core busy -> ratio 0.2, min 1.  75: window [60, 75) at 0.8 -> ceil(1.6) = 2.
+    # 90: the new pod was not ready at the window's start: counted idle, (0.53 / 2) / 0.5 < 1.1 -> 2.
+    # 105, 120: 0.8 core over two pods -> ratio 0.8 -> ceil(1.6) = 2.  135: 3 cores offered, two
+    # single-worker pods saturated at 100 % -> ratio 2 -> 4.  150: two busy, two not yet ready for
+    # the whole window: (2 x 1.0) / 4 / 0.5 = 1.0 -> 4.
+    assert run.instances[syncs].tolist() == [1, 1, 1, 1, 2, 2, 2, 2, 4, 4]
+
+
+def test_no_ready_pod_means_rejection_and_overload_means_timeouts() -> None:
+    config = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.5), request_timeout_s=1.0)
+    overloaded = simulate_k8s(steady(200.0, 60).arrivals(seed=1), Constant(0.010), config)
+    assert (overloaded.status != OK).sum() > 0  # twice what one worker can do: the queue outgrows 1 s
+    empty = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.5), initial_replicas=1)
+    assert (simulate_k8s(np.array([0.5]), Constant(0.01), empty).status == OK).all()
+    nothing = simulate_k8s(np.array([0.5]), Constant(0.01), K8sConfig(HPAParams(0, 1, 0.5), initial_replicas=0))
+    assert nothing.status.tolist() == [REJECTED]
+
+
+def test_pod_seconds_cover_the_run() -> None:
+    config = K8sConfig(HPAParams(min_replicas=3, max_replicas=3, target_utilization=0.5))
+    run = simulate_k8s(steady(10.0, 100).arrivals(seed=3), Constant(0.01), config)
+    assert run.extra["pod_seconds"] == pytest.approx(3 * run.seconds.size)
