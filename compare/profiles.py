@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,7 @@ class Profile:
         return np.concatenate(parts) if parts else np.empty(0)
 
 
-def steady(rate_per_s: float, duration_s: float = 600.0) -> Profile:
+def steady(rate_per_s: float = 50.0, duration_s: float = 600.0) -> Profile:
     return Profile("steady", (Segment(duration_s, rate_per_s),))
 
 
@@ -157,4 +157,4 @@ def _count(text: str, path: Path, line: int) -> float:
     return value
 
 
-BUILT_IN = {"seed": seed_ramp, "steady": steady, "spike": spike, "diurnal": diurnal}
+BUILT_IN: dict[str, Callable[[], Profile]] = {"seed": seed_ramp, "steady": steady, "spike": spike, "diurnal": diurnal}

@@ -1,0 +1,159 @@
+"""`python -m compare simulate ...`: both platforms, one traffic profile, one calibration, one price book."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .calibration import Calibration
+from .hpa import HPAParams
+from .platforms.base import Constant, parse_distribution
+from .platforms.k8s import K8sConfig
+from .platforms.lambda_ import LambdaConfig
+from .prices import PriceBook
+from .profiles import BUILT_IN, Profile, read_trace_csv, steady
+from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    if args.trace:
+        profile = read_trace_csv(args.trace)
+    elif args.profile == "steady" or args.arrivals == "poisson":
+        profile = steady(args.rate, args.duration)
+    else:
+        profile = BUILT_IN[args.profile]()
+    if args.peak:
+        profile = profile.to_peak(args.peak)
+    if args.scale:
+        profile = profile.scaled(args.scale)
+    return profile
+
+
+def _hpa(args: argparse.Namespace) -> HPAParams:
+    if args.hpa.exists():
+        return HPAParams.from_manifest(args.hpa)
+    if args.hpa != DEFAULT_HPA:
+        raise ValueError(f"no HPA manifest at {args.hpa}")
+    return HPAParams(min_replicas=2, max_replicas=20, target_utilization=0.7)
+
+
+def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
+    if args.calibration:
+        calibration = Calibration.read(args.calibration)
+        lambda_warm, server_warm = calibration.warm("lambda"), calibration.warm("server")
+        cold_extra = calibration.cold_extra("lambda")
+        pod_start = args.pod_start or Constant(args.pod_scheduling_s + max(calibration.server.cold_start_s))
+    elif args.service and args.cold:
+        lambda_warm = server_warm = args.service
+        cold_extra = args.cold
+        pod_start = args.pod_start or Constant(20.0)
+    else:
+        raise ValueError("give --calibration FILE, or --service and --cold (e.g. exp:0.005 and const:1.2)")
+    hpa = _hpa(args)
+    return Scenario(
+        arrivals=profile.arrivals(args.seed),
+        duration_s=profile.duration_s,
+        lambda_warm=lambda_warm,
+        lambda_cold_extra=cold_extra,
+        server_warm=server_warm,
+        lambda_config=LambdaConfig(
+            memory_mb=args.memory,
+            keep_alive_s=args.keep_alive,
+            concurrency_limit=args.concurrency_limit,
+            provisioned=args.provisioned,
+        ),
+        k8s_config=K8sConfig(hpa=hpa, cpu_request=args.cpu_request, pod_start=pod_start),
+        seed=args.seed,
+    )
+
+
+def simulate(args: argparse.Namespace) -> dict[str, Any]:
+    profile = _profile(args)
+    scenario = _scenario(args, profile)
+    book = PriceBook.load(args.prices)
+    result: dict[str, Any] = {
+        "profile": {"name": profile.name, "duration_s": profile.duration_s, "requests": int(scenario.arrivals.size)},
+        "prices_checked": book.checked,
+    }
+    runners = {"lambda": run_lambda, "k8s": run_k8s}
+    for name in ("lambda", "k8s") if args.platform == "both" else (args.platform,):
+        started = time.perf_counter()
+        run, cost = runners[name](scenario, book)
+        result[name] = {
+            **{k: round(v, 6) for k, v in run.summary().items()},
+            **{k: round(v, 6) for k, v in scenario_figures(run).items()},
+            "cost_usd": {k: round(v, 6) for k, v in cost.items()},
+            "simulated_in_s": round(time.perf_counter() - started, 3),
+        }
+    return result
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    rows = ["requests", "ok", "errors", "throttled", "cold_starts", "p50_ms", "p95_ms", "p99_ms", "max_instances"]
+    platforms = [p for p in ("lambda", "k8s") if p in result]
+    profile = result["profile"]
+    print(f"profile {profile['name']}: {profile['requests']} requests over {profile['duration_s']:.0f} s")
+    print(f"{'':<16}" + "".join(f"{p:>16}" for p in platforms))
+    for row in rows:
+        print(f"{row:<16}" + "".join(f"{result[p][row]:>16,.1f}" for p in platforms))
+    print(f"{'cost (USD)':<16}" + "".join(f"{result[p]['cost_usd']['total']:>16,.4f}" for p in platforms))
+    print(
+        f"(prices checked {result['prices_checked']}; simulated in "
+        + ", ".join(f"{p} {result[p]['simulated_in_s']} s" for p in platforms)
+        + ")"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sim = commands.add_parser("simulate", help="simulate Lambda and Kubernetes for a traffic profile")
+    sim.add_argument("--platform", choices=["lambda", "k8s", "both"], default="both")
+    sim.add_argument("--profile", choices=sorted(BUILT_IN), default="seed")
+    sim.add_argument("--trace", type=Path, help="per-minute invocation counts (CSV), instead of --profile")
+    sim.add_argument("--arrivals", choices=["poisson"], help="scenario mode: Poisson at --rate for --duration")
+    sim.add_argument("--rate", type=float, default=50.0, help="requests/s for steady and poisson")
+    sim.add_argument("--duration", type=float, default=600.0, help="seconds, for steady and poisson")
+    sim.add_argument("--peak", type=float, help="scale the profile to this peak rate (requests/s)")
+    sim.add_argument("--scale", type=float, help="multiply the profile's rates by this")
+    sim.add_argument("--calibration", type=Path, help="calibration JSON from `compare calibrate`")
+    sim.add_argument("--service", type=parse_distribution, help="warm service time, e.g. exp:0.005 (seconds)")
+    sim.add_argument("--cold", type=parse_distribution, help="whole time of a cold request, e.g. exp:1.2")
+    sim.add_argument("--keep-alive", type=float, default=600.0, help="seconds an idle Lambda environment lives")
+    sim.add_argument("--memory", type=int, default=1024, help="Lambda memory (MB)")
+    sim.add_argument("--provisioned", type=int, default=0, help="Lambda provisioned concurrency")
+    sim.add_argument("--concurrency-limit", type=int, default=1000)
+    sim.add_argument("--hpa", type=Path, default=DEFAULT_HPA, help="the HPA manifest to read")
+    sim.add_argument("--cpu-request", type=float, default=0.5, help="pod CPU request (cores)")
+    sim.add_argument("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
+    sim.add_argument("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
+    sim.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result = simulate(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""`python -m compare simulate` as users run it, including the scenario mode's figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO
+
+
+def compare(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "compare", *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def scenario(platform: str, *extra: str) -> dict[str, float]:
+    result = compare("simulate", "--platform", platform, "--arrivals", "poisson", "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    figures: dict[str, float] = json.loads(result.stdout)[platform]
+    return figures
+
+
+def test_scenario_busy_environments_are_rate_times_service() -> None:
+    figures = scenario("lambda", "--rate", "40", "--service", "exp:0.1", "--cold", "exp:0.5", "--duration", "3000")
+    assert figures["mean_busy_environments"] == pytest.approx(40 * 0.1, rel=0.05)
+    assert figures["mean_environments"] == pytest.approx(
+        figures["mean_busy_environments"] + figures["mean_idle_environments"]
+    )
+
+
+def test_long_keep_alive_makes_cold_starts_vanish() -> None:
+    base = ("--rate", "20", "--service", "exp:0.05", "--cold", "exp:1", "--duration", "2000")
+    short = scenario("lambda", *base, "--keep-alive", "0.05")
+    long = scenario("lambda", *base, "--keep-alive", "600")
+    assert short["cold_start_probability"] > 0.3
+    assert long["cold_start_probability"] < 0.001
+
+
+def test_table_for_both_platforms_with_cost() -> None:
+    result = compare("simulate", "--profile", "spike", "--service", "exp:0.005", "--cold", "const:1.2")
+    assert result.returncode == 0, result.stderr
+    assert "lambda" in result.stdout
+    assert "k8s" in result.stdout
+    assert "cost (USD)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("simulate",), "give --calibration FILE"),
+        (("simulate", "--service", "exp:0.1", "--cold", "exp:1", "--calibration", "nope.json"), "no calibration"),
+        (("simulate", "--service", "exp:0.1", "--cold", "exp:1", "--hpa", "nope.yaml"), "no HPA manifest"),
+    ],
+)
+def test_clear_errors(args: tuple[str, ...], message: str) -> None:
+    result = compare(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
