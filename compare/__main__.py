@@ -1,4 +1,4 @@
-"""`python -m compare simulate ...`: both platforms, one traffic profile, one calibration, one price book."""
+"""`python -m compare simulate|load ...`: simulate both platforms for a traffic profile, or drive a real URL."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 
 from .calibration import Calibration
 from .hpa import HPAParams
+from .load import LoadPlan, run_load, summarize, write_run
 from .platforms.base import Constant, parse_distribution
 from .platforms.k8s import K8sConfig
 from .platforms.lambda_ import LambdaConfig
 from .prices import PriceBook
-from .profiles import BUILT_IN, Profile, read_trace_csv, steady
+from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
 from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,8 @@ DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
 def _profile(args: argparse.Namespace) -> Profile:
     if args.trace:
         profile = read_trace_csv(args.trace)
+    elif args.profile == "seed":
+        profile = seed_ramp(args.step_minutes)
     elif args.profile == "steady" or args.arrivals == "poisson":
         profile = steady(args.rate, args.duration)
     else:
@@ -96,6 +99,21 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def load(args: argparse.Namespace) -> dict[str, Any]:
+    profile = _profile(args)
+    plan = LoadPlan(
+        url=args.target.rstrip("/"),
+        arrivals=profile.arrivals(args.seed),
+        max_requests=args.max_requests,
+        max_seconds=args.max_seconds,
+        timeout_s=args.timeout,
+    )
+    records = run_load(plan, progress=not args.quiet)
+    meta = {"target": plan.url, "profile": profile.name, "scheduled": int(plan.arrivals.size)}
+    out = write_run(records, args.out, meta)
+    return {**meta, "out": str(out), **summarize(records)}
+
+
 def _print_table(result: dict[str, Any]) -> None:
     rows = ["requests", "ok", "errors", "throttled", "cold_starts", "p50_ms", "p95_ms", "p99_ms", "max_instances"]
     platforms = [p for p in ("lambda", "k8s") if p in result]
@@ -117,13 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help="simulate Lambda and Kubernetes for a traffic profile")
     sim.add_argument("--platform", choices=["lambda", "k8s", "both"], default="both")
-    sim.add_argument("--profile", choices=sorted(BUILT_IN), default="seed")
-    sim.add_argument("--trace", type=Path, help="per-minute invocation counts (CSV), instead of --profile")
-    sim.add_argument("--arrivals", choices=["poisson"], help="scenario mode: Poisson at --rate for --duration")
-    sim.add_argument("--rate", type=float, default=50.0, help="requests/s for steady and poisson")
-    sim.add_argument("--duration", type=float, default=600.0, help="seconds, for steady and poisson")
-    sim.add_argument("--peak", type=float, help="scale the profile to this peak rate (requests/s)")
-    sim.add_argument("--scale", type=float, help="multiply the profile's rates by this")
+    _profile_arguments(sim)
     sim.add_argument("--calibration", type=Path, help="calibration JSON from `compare calibrate`")
     sim.add_argument("--service", type=parse_distribution, help="warm service time, e.g. exp:0.005 (seconds)")
     sim.add_argument("--cold", type=parse_distribution, help="whole time of a cold request, e.g. exp:1.2")
@@ -136,19 +148,39 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
     sim.add_argument("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
     sim.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
-    sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
+    drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")
+    _profile_arguments(drive)
+    drive.add_argument("--max-requests", type=int, default=100_000, help="stop after this many requests")
+    drive.add_argument("--max-seconds", type=float, default=600.0, help="stop scheduling after this long")
+    drive.add_argument("--timeout", type=float, default=30.0, help="seconds each request may take")
+    drive.add_argument("--out", type=Path, default=Path("compare-runs/latest"), help="where to write the records")
+    drive.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
+
+
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=sorted(BUILT_IN), default="seed")
+    parser.add_argument("--step-minutes", type=float, default=10.0, help="length of each step of the seed ramp")
+    parser.add_argument("--trace", type=Path, help="per-minute invocation counts (CSV), instead of --profile")
+    parser.add_argument("--arrivals", choices=["poisson"], help="scenario mode: Poisson at --rate for --duration")
+    parser.add_argument("--rate", type=float, default=50.0, help="requests/s for steady and poisson")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds, for steady and poisson")
+    parser.add_argument("--peak", type=float, help="scale the profile to this peak rate (requests/s)")
+    parser.add_argument("--scale", type=float, help="multiply the profile's rates by this")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the arrivals")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        result = simulate(args)
+        result = simulate(args) if args.command == "simulate" else load(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.command == "load" or args.json:
         print(json.dumps(result, indent=2))
     else:
         _print_table(result)
