@@ -12,12 +12,13 @@ from typing import Any
 
 from .calibration import Calibration
 from .hpa import HPAParams
-from .load import LoadPlan, run_load, summarize, write_run
-from .platforms.base import Constant, parse_distribution
+from .load import LoadPlan, read_run, run_load, summarize, write_run
+from .platforms.base import Constant, RunRecords, parse_distribution
 from .platforms.k8s import K8sConfig
 from .platforms.lambda_ import LambdaConfig
-from .prices import PriceBook
+from .prices import PodResources, PriceBook
 from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
+from .report.html import cost_figures, write_report
 from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,10 +28,10 @@ DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
 def _profile(args: argparse.Namespace) -> Profile:
     if args.trace:
         profile = read_trace_csv(args.trace)
-    elif args.profile == "seed":
-        profile = seed_ramp(args.step_minutes)
     elif args.profile == "steady" or args.arrivals == "poisson":
         profile = steady(args.rate, args.duration)
+    elif args.profile == "seed":
+        profile = seed_ramp(args.step_minutes)
     else:
         profile = BUILT_IN[args.profile]()
     if args.peak:
@@ -87,16 +88,51 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
         "prices_checked": book.checked,
     }
     runners = {"lambda": run_lambda, "k8s": run_k8s}
+    runs = []
     for name in ("lambda", "k8s") if args.platform == "both" else (args.platform,):
         started = time.perf_counter()
         run, cost = runners[name](scenario, book)
+        runs.append(run)
         result[name] = {
             **{k: round(v, 6) for k, v in run.summary().items()},
             **{k: round(v, 6) for k, v in scenario_figures(run).items()},
             "cost_usd": {k: round(v, 6) for k, v in cost.items()},
             "simulated_in_s": round(time.perf_counter() - started, 3),
         }
+    if args.report:
+        result["report"] = str(_report(args, scenario, book, runs, result))
     return result
+
+
+def _report(
+    args: argparse.Namespace, scenario: Scenario, book: PriceBook, runs: list[RunRecords], result: dict[str, Any]
+) -> Path:
+    summaries = {
+        name: {**result[key], "cost_usd": result[key]["cost_usd"]["total"]}
+        for key, name in (("lambda", "lambda"), ("k8s", "kubernetes"))
+        if key in result
+    }
+    if args.measured:
+        measured = read_run(args.measured)
+        runs = [*runs, measured]
+        summaries["measured"] = {**measured.summary(), "cost_usd": float("nan")}
+    hpa = scenario.k8s_config.hpa
+    costs = cost_figures(
+        book,
+        scenario.server_warm.mean,
+        scenario.lambda_config.memory_mb,
+        PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib),
+        target=hpa.target_utilization,
+        min_replicas=hpa.min_replicas,
+    )
+    notes = [
+        f"Prices: {book.raw['book']['region']}, checked {book.checked} (compare/prices.toml).",
+        f"Kubernetes: HPA {hpa.min_replicas}-{hpa.max_replicas} replicas at {hpa.target_utilization:.0%} CPU, "
+        f"pod CPU request {scenario.k8s_config.cpu_request} cores. Lambda: {scenario.lambda_config.memory_mb} MB, "
+        f"keep-alive {scenario.lambda_config.keep_alive_s:.0f} s, provisioned {scenario.lambda_config.provisioned}.",
+    ]
+    title = f"twinserve: {result['profile']['name']} profile, {result['profile']['requests']:,} requests"
+    return write_report(args.report, title, runs, summaries=summaries, costs=costs, notes=notes)
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -149,6 +185,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
     sim.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sim.add_argument("--report", type=Path, help="write an HTML report with charts into this directory")
+    sim.add_argument("--measured", type=Path, help="a `compare load` run to overlay in the report")
 
     drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
     drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")

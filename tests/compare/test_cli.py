@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,20 @@ def test_clear_errors(args: tuple[str, ...], message: str) -> None:
     result = compare(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_report_with_charts_table_and_crossover(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = compare(
+        "simulate", "--profile", "spike", "--service", "exp:0.005", "--cold", "const:1.2", "--report", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "p99 latency (ms)" in page
+    for chart in ("latency_and_scale.png", "cost_per_million.png"):
+        assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["summaries"]) == {"lambda", "kubernetes"}
+    assert summary["crossover_req_per_s"] > 0
+    assert f"above <b>{summary['crossover_req_per_s']:g} requests/s" in page

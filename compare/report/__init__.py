@@ -1,0 +1,1 @@
+"""Tables and charts from run records, simulated or measured alike."""

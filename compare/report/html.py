@@ -1,0 +1,108 @@
+"""A self-contained HTML report: the summary table and the charts, images embedded."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..platforms.base import RunRecords
+from ..prices import PodResources, PriceBook, crossover_rate, kubernetes_cost_per_hour, lambda_cost_per_million
+from .charts import cost_curve, latency_and_scale
+
+ROWS = [
+    ("requests", "requests", "{:,.0f}"),
+    ("ok", "answered 2xx", "{:,.0f}"),
+    ("errors", "errors (4xx/5xx/none)", "{:,.0f}"),
+    ("throttled", "throttled (429)", "{:,.0f}"),
+    ("cold_starts", "cold starts", "{:,.0f}"),
+    ("p50_ms", "p50 latency (ms)", "{:,.1f}"),
+    ("p95_ms", "p95 latency (ms)", "{:,.1f}"),
+    ("p99_ms", "p99 latency (ms)", "{:,.1f}"),
+    ("max_instances", "most environments / replicas", "{:,.0f}"),
+    ("cost_usd", "cost of the run (USD)", "{:,.4f}"),
+]
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(summaries: Mapping[str, Mapping[str, float]]) -> str:
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in summaries)
+    body = []
+    for key, label, fmt in ROWS:
+        cells = "".join(
+            f"<td>{fmt.format(s[key]) if key in s and not np.isnan(s[key]) else '-'}</td>" for s in summaries.values()
+        )
+        body.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
+    return f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
+
+
+def cost_figures(
+    book: PriceBook, service_s: float, memory_mb: int, pod: PodResources, *, target: float, min_replicas: int
+) -> dict[str, Any]:
+    """Cost per million requests of each platform across steady rates, and where they cross."""
+    rates = np.geomspace(0.1, 2000, 60)
+    lambda_pm = np.full(rates.size, lambda_cost_per_million(service_s * 1000, memory_mb, book))
+    k8s_pm = np.array(
+        [
+            kubernetes_cost_per_hour(r, service_s, pod, book, target_utilization=target, min_replicas=min_replicas)
+            / (r * 3600)
+            * 1e6
+            for r in rates
+        ]
+    )
+    crossover = crossover_rate(service_s, memory_mb, pod, book, target_utilization=target, min_replicas=min_replicas)
+    return {"rates": rates, "lambda": lambda_pm, "k8s": k8s_pm, "crossover": crossover}
+
+
+def write_report(
+    out_dir: Path,
+    title: str,
+    runs: Sequence[RunRecords],
+    *,
+    summaries: Mapping[str, Mapping[str, float]],
+    costs: Mapping[str, Any],
+    notes: Sequence[str] = (),
+) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main_chart = latency_and_scale(runs, out_dir / "latency_and_scale.png")
+    curve = cost_curve(
+        costs["rates"], costs["lambda"], costs["k8s"], costs["crossover"], out_dir / "cost_per_million.png"
+    )
+    crossover = costs["crossover"]
+    verdict = (
+        f"At a steady rate above <b>{crossover:g} requests/s</b>, always-on Kubernetes costs less per request "
+        "than Lambda; below it, Lambda does."
+        if crossover is not None
+        else "Lambda costs less at every steady rate up to 2,000 requests/s."
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #1a202c; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ padding: .3em .8em; border-bottom: 1px solid #e2e8f0; }}
+td {{ text-align: right; font-variant-numeric: tabular-nums; }} th {{ text-align: left; }}
+img {{ max-width: 100%; }} .note {{ color: #4a5568; font-size: .9em; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{verdict}</p>
+{_table(summaries)}
+{_img(main_chart)}
+{_img(curve)}
+{"".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
+</body></html>
+"""
+    (out_dir / "index.html").write_text(page)
+    (out_dir / "summary.json").write_text(
+        json.dumps({"title": title, "summaries": summaries, "crossover_req_per_s": crossover}, indent=2, default=float)
+        + "\n"
+    )
+    return out_dir / "index.html"
