@@ -1,0 +1,110 @@
+"""Real processes of both entry points on 127.0.0.1: a uvicorn server, and awslambdaric against
+a local Lambda Runtime API. Used by `calibrate`, the benchmark and the tests."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .runtime_api import LocalRuntimeAPI
+
+REPO = Path(__file__).resolve().parents[1]
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "twinserve-predict",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+
+
+@contextmanager
+def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0) -> Iterator[Server]:
+    """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter and our own module
+        [sys.executable, "-m", "predict", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=dict(env),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(process, url, timeout_s)
+        yield Server(process, url)
+    finally:
+        stop(process)
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {stderr[-2000:]}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"server at {url} not ready within {timeout_s} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+@dataclass
+class LambdaRuntime:
+    api: LocalRuntimeAPI
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def lambda_runtime(env: Mapping[str, str], *, wait: bool = True) -> Iterator[LambdaRuntime]:
+    """The real awslambdaric client running the handler in its own process, against a local Runtime API."""
+    with LocalRuntimeAPI() as api:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", "predict.lambda_handler.handler"],
+            env={**LAMBDA_ENV, **env, "AWS_LAMBDA_RUNTIME_API": api.address},
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            if wait:
+                api.wait_ready(timeout_s=60)
+            yield LambdaRuntime(api, process)
+        finally:
+            stop(process)
