@@ -1,9 +1,10 @@
-"""`python -m compare simulate|load ...`: simulate both platforms for a traffic profile, or drive a real URL."""
+"""`python -m compare calibrate|simulate|load`: measure the handler, simulate both platforms, drive a real URL."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -135,6 +136,42 @@ def _report(
     return write_report(args.report, title, runs, summaries=summaries, costs=costs, notes=notes)
 
 
+def calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+    from importlib.metadata import version
+
+    from . import measure
+    from .calibration import EntryPointTimes, machine_facts
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+    if args.model_dir:
+        env["PREDICT_MODEL_DIR"] = str(args.model_dir)
+    lambda_cold, server_cold = [], []
+    for run in range(args.runs):  # interleaved, so drift on the machine touches both alike
+        print(f"cold starts: run {run + 1} of {args.runs}", file=sys.stderr)
+        lambda_cold.append(measure.lambda_cold_start(env))
+        server_cold.append(measure.server_cold_start(env))
+    print("warm requests", file=sys.stderr)
+    calibration = Calibration(
+        source="local",
+        machine=machine_facts(),
+        versions={name: version(name) for name in ("scikit-learn", "fastapi", "mangum", "uvicorn", "awslambdaric")},
+        lambda_=EntryPointTimes(
+            cold_start_s=lambda_cold, warm_s=measure.lambda_warm_times(env, args.batches, args.requests)
+        ),
+        server=EntryPointTimes(
+            cold_start_s=server_cold, warm_s=measure.server_warm_times(env, args.batches, args.requests)
+        ),
+    )
+    calibration.write(args.out)
+    medians = {
+        f"{entry}_{what}_ms": round(statistics.median(samples) * 1000, 2)
+        for entry, times in (("lambda", calibration.lambda_), ("server", calibration.server))
+        for what, samples in (("cold_start", times.cold_start_s), ("warm_1_row", times.warm_s["1"]))
+    }
+    return {"out": str(args.out), **medians}
+
+
 def load(args: argparse.Namespace) -> dict[str, Any]:
     profile = _profile(args)
     plan = LoadPlan(
@@ -188,6 +225,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--report", type=Path, help="write an HTML report with charts into this directory")
     sim.add_argument("--measured", type=Path, help="a `compare load` run to overlay in the report")
 
+    cal = commands.add_parser("calibrate", help="measure both entry points of the real handler on this machine")
+    cal.add_argument("--runs", type=int, default=5, help="cold starts measured per entry point")
+    cal.add_argument("--requests", type=int, default=200, help="warm requests timed per batch size")
+    cal.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100], help="batch sizes (rows)")
+    cal.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
+    cal.add_argument("--out", type=Path, default=Path("compare-runs/calibration.json"))
+
     drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
     drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")
     _profile_arguments(drive)
@@ -214,11 +258,12 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        result = simulate(args) if args.command == "simulate" else load(args)
-    except (ValueError, OSError) as exc:
+        commands = {"simulate": simulate, "calibrate": calibrate, "load": load}
+        result = commands[args.command](args)
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.command == "load" or args.json:
+    if args.command != "simulate" or args.json:
         print(json.dumps(result, indent=2))
     else:
         _print_table(result)

@@ -39,8 +39,8 @@ class Server:
 
 
 @contextmanager
-def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0) -> Iterator[Server]:
-    """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded."""
+def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0, *, wait: bool = True) -> Iterator[Server]:
+    """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded (with `wait`)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter and our own module
         [sys.executable, "-m", "predict", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -51,7 +51,8 @@ def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0) -> Iterator[
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(process, url, timeout_s)
+        if wait:
+            wait_ready(process, url, timeout_s)
         yield Server(process, url)
     finally:
         stop(process)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -119,6 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     runtime: LocalRuntimeAPI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A runtime process stopped mid-poll resets its connection: expected, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class LocalRuntimeAPI:

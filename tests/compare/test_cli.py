@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from compare.calibration import Calibration
 from tests.helpers import REPO
 
 
@@ -78,3 +79,25 @@ def test_report_with_charts_table_and_crossover(tmp_path: Path) -> None:
     assert set(summary["summaries"]) == {"lambda", "kubernetes"}
     assert summary["crossover_req_per_s"] > 0
     assert f"above <b>{summary['crossover_req_per_s']:g} requests/s" in page
+
+
+@pytest.mark.slow
+def test_calibrate_measures_both_entry_points_and_simulate_reads_it(
+    predict_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "calibration.json"
+    measured = compare(
+        "calibrate", "--runs", "1", "--requests", "10", "--batches", "1", "3",
+        "--model-dir", predict_env["PREDICT_MODEL_DIR"], "--out", str(out),
+    )  # fmt: skip
+    assert measured.returncode == 0, measured.stderr
+    calibration = Calibration.read(out)
+    for times in (calibration.lambda_, calibration.server):
+        assert set(times.warm_s) == {"1", "3"}
+        assert len(times.warm_s["1"]) == 10
+        # A cold start imports scikit-learn and loads the model: far slower than a warm request.
+        assert min(times.cold_start_s) > 10 * max(times.warm_s["1"])
+    simulated = compare("simulate", "--profile", "steady", "--rate", "20", "--duration", "60",
+                        "--calibration", str(out), "--json")  # fmt: skip
+    assert simulated.returncode == 0, simulated.stderr
+    assert json.loads(simulated.stdout)["lambda"]["cold_starts"] >= 1
