@@ -15,7 +15,7 @@ SAM_CLI_VERSION := 1.170.0
 MODEL_DIR := functions/predict/model
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install model run invoke test lint pytest events clean
+.PHONY: help install model run invoke compare test lint pytest events clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,14 @@ run: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## serve the default model on
 
 invoke: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## run tests/events/predict-features-v2.json through the Lambda handler
 	$(BIN)/python -m predict invoke tests/events/predict-features-v2.json
+
+RUNS := compare-runs
+compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate here, simulate the seed profile on both platforms, write the report
+	$(BIN)/python -m compare calibrate --out $(RUNS)/calibration.json
+	$(BIN)/python -m compare simulate --profile seed --calibration $(RUNS)/calibration.json --report $(RUNS)/report
+	@echo "simulation speed, one hour at 500 requests/s on each platform:"
+	$(BIN)/python -m compare simulate --profile steady --rate 500 --duration 3600 --service exp:0.005 --cold const:1.2
+	@echo "report: $(RUNS)/report/index.html"
 
 lint: $(VENV)/.installed ## ruff and mypy
 	$(BIN)/ruff check .
