@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import json
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,7 @@ import numpy as np
 from ..platforms.base import RunRecords
 from ..prices import PodResources, PriceBook, crossover_rate, kubernetes_cost_per_hour, lambda_cost_per_million
 from .charts import cost_curve, latency_and_scale
+from .series import binned
 
 ROWS = [
     ("requests", "requests", "{:,.0f}"),
@@ -45,6 +47,31 @@ def _table(summaries: Mapping[str, Mapping[str, float]]) -> str:
     return f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
 
 
+def write_per_second(run: RunRecords, path: Path) -> Path:
+    """One row per second: offered load, latency percentiles, cold starts, errors, instances."""
+    series = binned(run, 1.0)
+    size = series.start_s.size
+    instances = np.full(size, np.nan)
+    busy = np.full(size, np.nan)
+    shared = min(size, run.instances.size)
+    instances[:shared], busy[:shared] = run.instances[:shared], run.busy[:shared]
+    columns = {
+        "second": series.start_s,
+        "offered": series.offered_per_s,
+        "p50_ms": series.p50_ms,
+        "p99_ms": series.p99_ms,
+        "cold_starts": series.cold_starts,
+        "errors": series.errors,
+        "instances": instances,
+        "busy_or_ready": busy,
+    }
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(zip(*(np.round(c, 3).tolist() for c in columns.values()), strict=True))
+    return path
+
+
 def cost_figures(
     book: PriceBook, service_s: float, memory_mb: int, pod: PodResources, *, target: float, min_replicas: int
 ) -> dict[str, Any]:
@@ -73,6 +100,8 @@ def write_report(
     notes: Sequence[str] = (),
 ) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
+    for run in runs:
+        write_per_second(run, out_dir / f"{run.platform}_per_second.csv")
     main_chart = latency_and_scale(runs, out_dir / "latency_and_scale.png")
     curve = cost_curve(
         costs["rates"], costs["lambda"], costs["k8s"], costs["crossover"], out_dir / "cost_per_million.png"

@@ -77,6 +77,9 @@ def test_report_with_charts_table_and_crossover(tmp_path: Path) -> None:
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["summaries"]) == {"lambda", "kubernetes"}
+    per_second = (out / "kubernetes_per_second.csv").read_text().splitlines()
+    assert per_second[0] == "second,offered,p50_ms,p99_ms,cold_starts,errors,instances,busy_or_ready"
+    assert len(per_second) > 1000  # the spike profile lasts 1,380 s
     assert summary["crossover_req_per_s"] > 0
     assert f"above <b>{summary['crossover_req_per_s']:g} requests/s" in page
 
