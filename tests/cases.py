@@ -29,6 +29,24 @@ class Case:
     headers: dict[str, str] = field(default_factory=lambda: dict(JSON))
 
 
+MODEL = "iris-random-forest"
+
+
+def _infer(
+    shape: list[int],
+    data: list[Any],
+    request_id: str | None = None,
+    datatype: str = "FP64",
+    outputs: list[str] | None = None,
+) -> bytes:
+    body: dict[str, Any] = {"inputs": [{"name": "input-0", "shape": shape, "datatype": datatype, "data": data}]}
+    if request_id is not None:
+        body["id"] = request_id
+    if outputs is not None:
+        body["outputs"] = [{"name": name} for name in outputs]
+    return json.dumps(body).encode()
+
+
 def post(case_id: str, payload: Any, status: int, **kwargs: Any) -> Case:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return Case(case_id, "POST", "/predict", body, status, **kwargs)
@@ -108,6 +126,114 @@ CASES: list[Case] = [
         {"instances": [SETOSA] * (BODY_LIMIT // 20)},
         413,
         error_words=("exceeds the limit",),
+    ),
+    # Open Inference Protocol (KServe V2) and KServe V1, over the same model and checks.
+    Case("v2-server", "GET", "/v2", None, 200, headers={}),
+    Case("v2-live", "GET", "/v2/health/live", None, 200, expect={"live": True}, headers={}),
+    Case("v2-ready", "GET", "/v2/health/ready", None, 200, expect={"ready": True}, headers={}),
+    Case("v2-model", "GET", f"/v2/models/{MODEL}", None, 200, headers={}),
+    Case("v2-model-version", "GET", f"/v2/models/{MODEL}/versions/1", None, 200, headers={}),
+    Case(
+        "v2-model-ready",
+        "GET",
+        f"/v2/models/{MODEL}/ready",
+        None,
+        200,
+        expect={"name": MODEL, "ready": True},
+        headers={},
+    ),
+    Case("v2-unknown-model", "GET", "/v2/models/nope", None, 404, error_words=("'nope' not found",), headers={}),
+    Case(
+        "v2-unknown-version",
+        "GET",
+        f"/v2/models/{MODEL}/versions/7",
+        None,
+        404,
+        error_words=("version '7'",),
+        headers={},
+    ),
+    Case(
+        "v2-infer-flat",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([2, 4], [*SETOSA, *VIRGINICA], "r1"),
+        200,
+        expect={
+            "model_name": MODEL,
+            "model_version": "1",
+            "id": "r1",
+            "outputs": [{"name": "predict", "shape": [2], "datatype": "INT64", "data": [0, 2]}],
+        },
+    ),
+    Case(
+        "v2-infer-nested-fp32",
+        "POST",
+        f"/v2/models/{MODEL}/versions/1/infer",
+        _infer([2, 4], [SETOSA, VIRGINICA], None, "FP32"),
+        200,
+        expect={
+            "model_name": MODEL,
+            "model_version": "1",
+            "id": None,
+            "outputs": [{"name": "predict", "shape": [2], "datatype": "INT64", "data": [0, 2]}],
+        },
+    ),
+    Case(
+        "v2-infer-probabilities",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([1, 4], SETOSA, "p", outputs=["predict", "predict_proba"]),
+        200,
+    ),
+    Case(
+        "v2-infer-wrong-shape",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([1, 3], SETOSA[:3]),
+        422,
+        error_words=("shape [1, 3]", "expected [rows, 4]"),
+    ),
+    Case(
+        "v2-infer-data-mismatch",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([2, 4], SETOSA),
+        422,
+        error_words=("has 4 values", "needs 8"),
+    ),
+    Case(
+        "v2-infer-bytes",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([1, 4], ["a", "b", "c", "d"], None, "BYTES"),
+        422,
+        error_words=("datatype 'BYTES'",),
+    ),
+    Case(
+        "v2-infer-unknown-output",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([1, 4], SETOSA, outputs=["embedding"]),
+        422,
+        error_words=("unknown output 'embedding'",),
+    ),
+    Case("v2-infer-no-inputs", "POST", f"/v2/models/{MODEL}/infer", b'{"inputs": []}', 422, error_words=("inputs",)),
+    Case(
+        "v1-predict",
+        "POST",
+        f"/v1/models/{MODEL}:predict",
+        json.dumps({"instances": [SETOSA, VIRGINICA]}).encode(),
+        200,
+        expect={"predictions": [0, 2]},
+    ),
+    Case("v1-model", "GET", f"/v1/models/{MODEL}", None, 200, expect={"name": MODEL, "ready": True}, headers={}),
+    Case(
+        "v1-wrong-features",
+        "POST",
+        f"/v1/models/{MODEL}:predict",
+        json.dumps({"instances": [[1.0]]}).encode(),
+        422,
+        error_words=("expected 4, got 1",),
     ),
     # Routes and methods.
     Case("health", "GET", "/health", None, 200, expect={"status": "ok"}, headers={}),

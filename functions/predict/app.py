@@ -15,7 +15,7 @@ from . import __version__
 from .artifact import LoadedModel, load_artifact
 from .errors import ArtifactError, PredictError
 from .middleware import REQUEST_ID_HEADER, RequestIdMiddleware, request_id_of
-from .routes import meta, predict
+from .routes import meta, oip, predict
 from .settings import Settings
 from .state import ModelState
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings, model: LoadedModel | None = None) -> FastAPI:
     app.state.model_state = state
     app.include_router(predict.router)
     app.include_router(meta.router)
+    app.include_router(oip.router)
     _add_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -17,6 +17,10 @@ class BadRequest(PredictError):
     status_code = 400
 
 
+class ModelNotFound(PredictError):
+    status_code = 404
+
+
 class PayloadTooLarge(PredictError):
     status_code = 413
 

@@ -85,6 +85,16 @@ class PredictRequest(BaseModel):
         return body
 
 
+class V1Request(BaseModel):
+    """KServe V1: {"instances": [[...], ...]}, answered with {"predictions": [...]}."""
+
+    model_config = ConfigDict(extra="forbid")
+    instances: Annotated[list[Row], Field(min_length=1)]
+
+    def to_rows(self, n_features: int, max_rows: int) -> np.ndarray:
+        return PredictRequest(instances=self.instances).to_rows(n_features, max_rows)
+
+
 Label = int | float | str
 
 
