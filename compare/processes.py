@@ -7,11 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -36,41 +38,48 @@ def free_port() -> int:
 class Server:
     process: subprocess.Popen[bytes]
     url: str
+    log: IO[bytes]  # the server's stderr: a file, so a chatty server never blocks on a full pipe
+
+    def log_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
 
 @contextmanager
 def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0, *, wait: bool = True) -> Iterator[Server]:
     """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded (with `wait`)."""
     port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter and our own module
         [sys.executable, "-m", "predict", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=dict(env),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        server = Server(process, url, log)
         if wait:
-            wait_ready(process, url, timeout_s)
-        yield Server(process, url)
+            wait_ready(server, timeout_s)
+        yield server
     finally:
         stop(process)
+        log.close()
 
 
-def wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float) -> None:
+def wait_ready(server: Server, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"server exited with {process.returncode}: {stderr[-2000:]}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}: {server.log_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+            if httpx.get(f"{server.url}/ready", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    raise TimeoutError(f"server at {url} not ready within {timeout_s} s")
+    raise TimeoutError(f"server at {server.url} not ready within {timeout_s} s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

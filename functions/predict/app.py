@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
+from .access_log import access_logger
 from .artifact import LoadedModel, load_artifact
 from .errors import ArtifactError, PredictError
-from .middleware import REQUEST_ID_HEADER, RequestIdMiddleware, request_id_of
+from .middleware import REQUEST_ID_HEADER, InFlight, Observer, RequestContextMiddleware, request_id_of
 from .routes import meta, oip, predict
 from .settings import Settings
 from .state import ModelState
@@ -22,9 +23,17 @@ from .state import ModelState
 logger = logging.getLogger("predict")
 
 
-def create_app(settings: Settings, model: LoadedModel | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    model: LoadedModel | None = None,
+    *,
+    cold_start: Callable[[], bool] | None = None,
+    server_metrics: bool = False,
+) -> FastAPI:
     """Build the app. Given a model (Lambda: loaded at import), serve it; otherwise load it
-    in the lifespan (server), where a bad artifact stops start-up with the reason logged."""
+    in the lifespan (server), where a bad artifact stops start-up with the reason logged.
+    `cold_start` tells the access log whether this invocation started its environment (Lambda);
+    `server_metrics` adds Prometheus /metrics (server only: Lambda reports through CloudWatch)."""
     state = ModelState()
     if model is not None:
         state.loaded(model)
@@ -55,7 +64,17 @@ def create_app(settings: Settings, model: LoadedModel | None = None) -> FastAPI:
     app.include_router(meta.router)
     app.include_router(oip.router)
     _add_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
+    in_flight = InFlight()
+    observers: list[Observer] = []
+    if settings.access_log:
+        observers.append(access_logger(state, cold_start))
+    if server_metrics:
+        from .metrics import ServerMetrics
+
+        metrics = ServerMetrics(state, in_flight)
+        observers.append(metrics.observe)
+        app.include_router(metrics.router())
+    app.add_middleware(RequestContextMiddleware, observers=observers, in_flight=in_flight)
     return app
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +43,9 @@ def load_event(path: Path) -> dict[str, Any]:
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     # Imported here: importing the handler loads the model (Lambda's init phase).
-    from .lambda_handler import handler
+    # Logs and embedded-metric lines go to stderr, so stdout holds only the response.
+    with contextlib.redirect_stdout(sys.stderr):
+        from .lambda_handler import handler
 
-    return handler(event, LocalContext())
+        response: dict[str, Any] = handler(event, LocalContext())
+    return response

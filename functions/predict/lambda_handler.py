@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import binascii
 import logging
+import os
+import time
 from typing import Any
 
 import orjson
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from .app import create_app
@@ -26,12 +30,26 @@ logger = logging.getLogger("predict.lambda")
 event_loop = asyncio.new_event_loop()
 asyncio.set_event_loop(event_loop)
 
+
+class _ExecutionEnvironment:
+    """Whether the invocation being served is the first of this execution environment."""
+
+    def __init__(self) -> None:
+        self.invocations = 0
+
+    def cold(self) -> bool:
+        return self.invocations <= 1
+
+
+environment = _ExecutionEnvironment()
 settings = Settings()
 model = load_artifact(settings.model_dir, settings.model_sha256)
 # lifespan="off": Mangum would otherwise run the ASGI lifespan on every invocation.
-adapter = Mangum(create_app(settings, model), lifespan="off", api_gateway_base_path=settings.base_path)
-
-_cold_start = True
+adapter = Mangum(
+    create_app(settings, model, cold_start=environment.cold), lifespan="off", api_gateway_base_path=settings.base_path
+)
+# CloudWatch metrics in embedded metric format, written to the function's log: no API calls.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "twinserve"), service="predict")
 
 
 def _bad_event(message: str) -> dict[str, Any]:
@@ -43,9 +61,10 @@ def _bad_event(message: str) -> dict[str, Any]:
     }
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _cold_start
-    cold_start, _cold_start = _cold_start, False
+    environment.invocations += 1
+    started = time.perf_counter()
     try:
         response = adapter(event, context)
     # Errors inside the app become responses in Mangum; what escapes is about the event itself.
@@ -55,8 +74,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
         logger.warning("malformed or unsupported event: %s", type(exc).__name__)
         response = _bad_event("not an API Gateway HTTP event (payload 1.0 or 2.0 expected), or a malformed one")
+    metrics.add_dimension(name="status_class", value=f"{response['statusCode'] // 100}xx")
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
     headers = response.get("headers") or {}
-    headers["x-cold-start"] = "true" if cold_start else "false"
+    headers["x-cold-start"] = "true" if environment.cold() else "false"
     headers.setdefault("x-request-id", str(getattr(context, "aws_request_id", "")))
     response["headers"] = headers
     return response

@@ -10,7 +10,7 @@ from .settings import Settings
 
 def app_factory() -> FastAPI:
     """Called by uvicorn in each worker process; the model loads in the app's lifespan."""
-    return create_app(Settings())
+    return create_app(Settings(), server_metrics=True)
 
 
 def serve(settings: Settings) -> None:
@@ -23,7 +23,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        access_log=False,  # the app writes its own structured line per request
         # Requests in flight get this long after SIGTERM; keep it inside the pod's grace period.
         timeout_graceful_shutdown=settings.graceful_shutdown_s,
         server_header=False,

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn workers; on Kubernetes keep 1 and scale replicas")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
-    access_log: bool = False
+    access_log: bool = Field(True, description="One JSON log line per request (no bodies)")
     graceful_shutdown_s: int = Field(20, ge=0, description="Time given to requests in flight after SIGTERM")
 
     @field_validator("model_sha256")

@@ -67,8 +67,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(predict_env: dict[str, str])
         server.process.send_signal(signal.SIGTERM)
         # uvicorn re-raises the signal it handled once shut down, so the exit status says SIGTERM.
         assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
-        assert server.process.stderr is not None
-        assert "Application shutdown complete" in server.process.stderr.read().decode()
+        assert "Application shutdown complete" in server.log_text()
 
 
 @pytest.mark.parametrize(
