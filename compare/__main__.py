@@ -14,6 +14,7 @@ from typing import Any
 from .calibration import Calibration
 from .hpa import HPAParams
 from .load import LoadPlan, read_run, run_load, summarize, write_run
+from .manifests import pod_requests
 from .platforms.base import Constant, RunRecords, parse_distribution
 from .platforms.k8s import K8sConfig
 from .platforms.lambda_ import LambdaConfig
@@ -24,6 +25,7 @@ from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
+DEFAULT_DEPLOYMENT = REPO / "k8s" / "base" / "deployment.yaml"
 
 
 def _profile(args: argparse.Namespace) -> Profile:
@@ -63,6 +65,8 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
     else:
         raise ValueError("give --calibration FILE, or --service and --cold (e.g. exp:0.005 and const:1.2)")
     hpa = _hpa(args)
+    pod = pod_requests(args.deployment) if args.deployment.exists() else PodResources(cpu=0.5, memory_gib=0.25)
+    cpu_request = args.cpu_request or pod.cpu
     return Scenario(
         arrivals=profile.arrivals(args.seed),
         duration_s=profile.duration_s,
@@ -75,7 +79,8 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
             concurrency_limit=args.concurrency_limit,
             provisioned=args.provisioned,
         ),
-        k8s_config=K8sConfig(hpa=hpa, cpu_request=args.cpu_request, pod_start=pod_start),
+        k8s_config=K8sConfig(hpa=hpa, cpu_request=cpu_request, pod_start=pod_start),
+        pod_memory_gib=pod.memory_gib,
         seed=args.seed,
     )
 
@@ -217,7 +222,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--provisioned", type=int, default=0, help="Lambda provisioned concurrency")
     sim.add_argument("--concurrency-limit", type=int, default=1000)
     sim.add_argument("--hpa", type=Path, default=DEFAULT_HPA, help="the HPA manifest to read")
-    sim.add_argument("--cpu-request", type=float, default=0.5, help="pod CPU request (cores)")
+    sim.add_argument("--deployment", type=Path, default=DEFAULT_DEPLOYMENT, help="Deployment manifest (pod requests)")
+    sim.add_argument("--cpu-request", type=float, help="pod CPU request in cores (default: the Deployment's)")
     sim.add_argument("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
     sim.add_argument("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
     sim.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")

@@ -85,3 +85,12 @@ def test_manifest_without_cpu_target_is_refused(tmp_path: Path) -> None:
     manifest.write_text("kind: HorizontalPodAutoscaler\nspec: {maxReplicas: 3, metrics: []}\n")
     with pytest.raises(ValueError, match="CPU averageUtilization"):
         HPAParams.from_manifest(manifest)
+
+
+def test_pod_requests_are_read_from_the_deployment() -> None:
+    from compare.manifests import cpu_cores, memory_gib, pod_requests
+    from tests.helpers import REPO
+
+    pod = pod_requests(REPO / "k8s" / "base" / "deployment.yaml")
+    assert (pod.cpu, pod.memory_gib) == (0.5, 0.25)  # 500m, 256Mi
+    assert (cpu_cores("2"), cpu_cores("250m"), memory_gib("1Gi"), memory_gib("512M")) == (2.0, 0.25, 1.0, 512e6 / 2**30)
