@@ -79,7 +79,15 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
             concurrency_limit=args.concurrency_limit,
             provisioned=args.provisioned,
         ),
-        k8s_config=K8sConfig(hpa=hpa, cpu_request=cpu_request, pod_start=pod_start),
+        k8s_config=K8sConfig(
+            hpa=hpa,
+            cpu_request=cpu_request,
+            pod_start=pod_start,
+            node_provisioning_s=args.node_provisioning_s,
+            pods_without_new_node=args.pods_per_cluster,
+            max_queue=args.max_queue,
+            request_timeout_s=args.request_timeout,
+        ),
         pod_memory_gib=pod.memory_gib,
         seed=args.seed,
     )
@@ -177,6 +185,19 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     return {"out": str(args.out), **medians}
 
 
+def report(args: argparse.Namespace) -> dict[str, Any]:
+    """A report of measured runs alone (`compare load` directories), each named by its folder."""
+    runs = []
+    for directory in args.measured:
+        run = read_run(directory)
+        run.platform = directory.name
+        runs.append(run)
+    summaries = {run.platform: {**run.summary(), "cost_usd": float("nan")} for run in runs}
+    title = "twinserve: measured runs " + ", ".join(summaries)
+    page = write_report(args.out, title, runs, summaries=summaries, costs=None)
+    return {"report": str(page), "runs": list(summaries)}
+
+
 def load(args: argparse.Namespace) -> dict[str, Any]:
     profile = _profile(args)
     plan = LoadPlan(
@@ -226,10 +247,18 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--cpu-request", type=float, help="pod CPU request in cores (default: the Deployment's)")
     sim.add_argument("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
     sim.add_argument("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
+    sim.add_argument("--node-provisioning-s", type=float, default=0.0, help="extra start time beyond the nodes' room")
+    sim.add_argument("--pods-per-cluster", type=int, default=1_000_000, help="pods the existing nodes hold")
+    sim.add_argument("--max-queue", type=int, help="requests a pod holds before refusing (503); default unbounded")
+    sim.add_argument("--request-timeout", type=float, default=30.0, help="client/ingress timeout on Kubernetes (s)")
     sim.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.add_argument("--report", type=Path, help="write an HTML report with charts into this directory")
     sim.add_argument("--measured", type=Path, help="a `compare load` run to overlay in the report")
+
+    rep = commands.add_parser("report", help="an HTML report of measured runs (from `compare load`)")
+    rep.add_argument("--measured", type=Path, nargs="+", required=True, help="`compare load --out` directories")
+    rep.add_argument("--out", type=Path, default=Path("compare-runs/measured-report"))
 
     cal = commands.add_parser("calibrate", help="measure both entry points of the real handler on this machine")
     cal.add_argument("--runs", type=int, default=5, help="cold starts measured per entry point")
@@ -264,7 +293,7 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"simulate": simulate, "calibrate": calibrate, "load": load}
+        commands = {"simulate": simulate, "calibrate": calibrate, "load": load, "report": report}
         result = commands[args.command](args)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,13 +7,14 @@ each pod's CPU utilisation over the last metrics window, measured against the po
 and sets the replica count; new pods take `pod_start` (scheduling, image pull, process start,
 model load) to become ready, plus `node_provisioning_s` beyond the pods the nodes already hold.
 A request whose answer would come later than `request_timeout_s` counts as a 504; the pod does
-the work all the same, as a CPU-bound handler is not interrupted.
+the work all the same, as a CPU-bound handler is not interrupted. With `max_queue`, a pod already
+holding that many requests refuses the next with a 503 (uvicorn's --limit-concurrency).
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ class K8sConfig:
     node_provisioning_s: float = 0.0
     pods_without_new_node: int = 1_000_000
     request_timeout_s: float = 30.0
+    max_queue: int | None = None  # requests a pod holds (in service + waiting) before it answers 503
     idle_cpu_cores: float = 0.005  # what an idle worker uses
     metrics_window_s: float = 15.0  # metrics-server resolution
     metrics_lag_s: float = 15.0
@@ -41,14 +43,22 @@ class _Pod:
     created_at: float
     ready_at: float
     free_at: float = 0.0
+    pending: deque[float] = field(default_factory=deque)  # finish times of requests not yet done
     removed_at: float | None = None
     busy_by_window: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+
+    def queued(self, now: float) -> int:
+        pending = self.pending
+        while pending and pending[0] <= now:
+            pending.popleft()
+        return len(pending)
 
     def serve(self, now: float, service: float, window: float) -> float:
         """Queue one request; return when it finishes."""
         start = max(now, self.free_at)
         end = start + service
         self.free_at = end
+        self.pending.append(end)
         first, last = int(start // window), int(end // window)
         if first == last:
             self.busy_by_window[first] += service
@@ -125,7 +135,7 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
     replicas, ready_now = np.zeros(horizon), np.zeros(horizon)
     cluster = _Cluster(config, rng)
     finish = np.full(n, np.nan)
-    window, sync_period = config.metrics_window_s, config.hpa.sync_period_s
+    window, sync_period, max_queue = config.metrics_window_s, config.hpa.sync_period_s, config.max_queue
     next_sync, next_second = sync_period, 0
     for index, (t, s, pick) in enumerate(zip(arrivals.tolist(), service.tolist(), picks.tolist(), strict=True)):
         while next_second <= t or next_sync <= t:
@@ -137,7 +147,9 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
                 next_second += 1
         ready = cluster.ready(t)
         if ready:
-            finish[index] = ready[int(pick * len(ready))].serve(t, s, window)
+            pod = ready[int(pick * len(ready))]
+            if max_queue is None or pod.queued(t) < max_queue:
+                finish[index] = pod.serve(t, s, window)
     while next_second < horizon:
         replicas[next_second], ready_now[next_second] = len(cluster.live), len(cluster.ready(next_second))
         next_second += 1

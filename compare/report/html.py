@@ -96,23 +96,25 @@ def write_report(
     runs: Sequence[RunRecords],
     *,
     summaries: Mapping[str, Mapping[str, float]],
-    costs: Mapping[str, Any],
+    costs: Mapping[str, Any] | None,
     notes: Sequence[str] = (),
 ) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     for run in runs:
         write_per_second(run, out_dir / f"{run.platform}_per_second.csv")
     main_chart = latency_and_scale(runs, out_dir / "latency_and_scale.png")
-    curve = cost_curve(
-        costs["rates"], costs["lambda"], costs["k8s"], costs["crossover"], out_dir / "cost_per_million.png"
-    )
-    crossover = costs["crossover"]
-    verdict = (
-        f"At a steady rate above <b>{crossover:g} requests/s</b>, always-on Kubernetes costs less per request "
-        "than Lambda; below it, Lambda does."
-        if crossover is not None
-        else "Lambda costs less at every steady rate up to 2,000 requests/s."
-    )
+    images = [_img(main_chart)]
+    crossover, verdict = None, "Measured runs only: simulate with a calibration for the cost comparison."
+    if costs is not None:
+        curve_path = out_dir / "cost_per_million.png"
+        images.append(_img(cost_curve(costs["rates"], costs["lambda"], costs["k8s"], costs["crossover"], curve_path)))
+        crossover = costs["crossover"]
+        verdict = (
+            f"At a steady rate above <b>{crossover:g} requests/s</b>, always-on Kubernetes costs less per request "
+            "than Lambda; below it, Lambda does."
+            if crossover is not None
+            else "Lambda costs less at every steady rate up to 2,000 requests/s."
+        )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -124,8 +126,7 @@ img {{ max-width: 100%; }} .note {{ color: #4a5568; font-size: .9em; }}
 <h1>{html.escape(title)}</h1>
 <p>{verdict}</p>
 {_table(summaries)}
-{_img(main_chart)}
-{_img(curve)}
+{"".join(images)}
 {"".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
 </body></html>
 """

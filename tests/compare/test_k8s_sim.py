@@ -54,3 +54,12 @@ def test_pod_seconds_cover_the_run() -> None:
     config = K8sConfig(HPAParams(min_replicas=3, max_replicas=3, target_utilization=0.5))
     run = simulate_k8s(steady(10.0, 100).arrivals(seed=3), Constant(0.01), config)
     assert run.extra["pod_seconds"] == pytest.approx(3 * run.seconds.size)
+
+
+def test_queue_limit_refuses_instead_of_queueing() -> None:
+    # One pod, 1 s per request, 10 requests at once: with room for 3, the other 7 get a 503 at once.
+    config = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.5), max_queue=3)
+    run = simulate_k8s(np.full(10, 0.5), Constant(1.0), config)
+    assert (run.status == OK).sum() == 3
+    assert (run.status == REJECTED).sum() == 7
+    assert np.nanmax(run.latency_s) == pytest.approx(3.0)

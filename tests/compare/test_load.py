@@ -31,6 +31,14 @@ def test_seed_ramp_scaled_down_is_held_on_schedule(predict_env: dict[str, str], 
     run = read_run(tmp_path / "run")
     assert run.arrival_s.size == summary["requests"]
     assert np.all(run.latency_s > 0)
+    report = subprocess.run(
+        [sys.executable, "-m", "compare", "report", "--measured", str(tmp_path / "run"), "--out", str(tmp_path / "r")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "measured runs run" in page
+    assert page.count("data:image/png;base64,") == 1
 
 
 def test_open_loop_keeps_sending_while_requests_fail() -> None:
