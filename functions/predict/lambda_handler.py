@@ -61,10 +61,13 @@ def _bad_event(message: str) -> dict[str, Any]:
     }
 
 
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     environment.invocations += 1
     started = time.perf_counter()
+    if environment.cold():
+        # Our own flag, the one x-cold-start and the access log report, not Powertools' process-wide one.
+        metrics.provider.add_cold_start_metric(context)
     try:
         response = adapter(event, context)
     # Errors inside the app become responses in Mangum; what escapes is about the event itself.
