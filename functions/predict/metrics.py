@@ -38,7 +38,7 @@ class ServerMetrics:
         self.latency = Histogram(
             "twinserve_request_duration_seconds",
             "Time from request to response start",
-            ["method", "route"],
+            ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -53,7 +53,7 @@ class ServerMetrics:
 
     def observe(self, done: RequestDone) -> None:
         self.requests.labels(done.method, done.route, str(done.status)).inc()
-        self.latency.labels(done.method, done.route).observe(done.latency_s)
+        self.latency.labels(done.method, done.route, str(done.status)).observe(done.latency_s)
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["meta"])

@@ -72,7 +72,8 @@ def test_prometheus_metrics_on_the_server(predict_env: dict[str, str]) -> None:
         text = client.get("/metrics").text
     assert 'twinserve_requests_total{method="POST",route="/predict",status="200"} 3.0' in text
     assert 'twinserve_requests_total{method="POST",route="/predict",status="422"} 1.0' in text
-    assert 'twinserve_request_duration_seconds_count{method="POST",route="/predict"} 4.0' in text
+    assert 'twinserve_request_duration_seconds_count{method="POST",route="/predict",status="200"} 3.0' in text
+    assert 'twinserve_request_duration_seconds_count{method="POST",route="/predict",status="422"} 1.0' in text
     assert 'twinserve_model_info{name="iris-random-forest"' in text
     assert "twinserve_model_ready 1.0" in text
     assert "twinserve_requests_in_flight 1.0" in text  # the /metrics request itself
