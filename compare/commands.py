@@ -1,0 +1,211 @@
+"""The commands behind `python -m compare`: each takes the parsed arguments and returns what to print."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .calibration import Calibration
+from .hpa import HPAParams
+from .load import LoadPlan, read_run, run_load, summarize, write_run
+from .manifests import pod_requests
+from .platforms.base import Constant, RunRecords
+from .platforms.k8s import K8sConfig
+from .platforms.lambda_ import LambdaConfig
+from .prices import PodResources, PriceBook
+from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
+from .report.html import cost_figures, write_report
+from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
+DEFAULT_DEPLOYMENT = REPO / "k8s" / "base" / "deployment.yaml"
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    if args.trace:
+        profile = read_trace_csv(args.trace)
+    elif args.profile == "steady" or args.arrivals == "poisson":
+        profile = steady(args.rate, args.duration)
+    elif args.profile == "seed":
+        profile = seed_ramp(args.step_minutes)
+    else:
+        profile = BUILT_IN[args.profile]()
+    if args.peak:
+        profile = profile.to_peak(args.peak)
+    if args.scale:
+        profile = profile.scaled(args.scale)
+    return profile
+
+
+def _hpa(args: argparse.Namespace) -> HPAParams:
+    if args.hpa.exists():
+        return HPAParams.from_manifest(args.hpa)
+    if args.hpa != DEFAULT_HPA:
+        raise ValueError(f"no HPA manifest at {args.hpa}")
+    return HPAParams(min_replicas=2, max_replicas=20, target_utilization=0.7)
+
+
+def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
+    if args.calibration:
+        calibration = Calibration.read(args.calibration)
+        lambda_warm, server_warm = calibration.warm("lambda"), calibration.warm("server")
+        cold_extra = calibration.cold_extra("lambda")
+        pod_start = args.pod_start or Constant(args.pod_scheduling_s + max(calibration.server.cold_start_s))
+    elif args.service and args.cold:
+        lambda_warm = server_warm = args.service
+        cold_extra = args.cold
+        pod_start = args.pod_start or Constant(20.0)
+    else:
+        raise ValueError("give --calibration FILE, or --service and --cold (e.g. exp:0.005 and const:1.2)")
+    hpa = _hpa(args)
+    pod = pod_requests(args.deployment) if args.deployment.exists() else PodResources(cpu=0.5, memory_gib=0.25)
+    cpu_request = args.cpu_request or pod.cpu
+    return Scenario(
+        arrivals=profile.arrivals(args.seed),
+        duration_s=profile.duration_s,
+        lambda_warm=lambda_warm,
+        lambda_cold_extra=cold_extra,
+        server_warm=server_warm,
+        lambda_config=LambdaConfig(
+            memory_mb=args.memory,
+            keep_alive_s=args.keep_alive,
+            concurrency_limit=args.concurrency_limit,
+            provisioned=args.provisioned,
+        ),
+        k8s_config=K8sConfig(
+            hpa=hpa,
+            cpu_request=cpu_request,
+            pod_start=pod_start,
+            node_provisioning_s=args.node_provisioning_s,
+            pods_without_new_node=args.pods_per_cluster,
+            max_queue=args.max_queue,
+            request_timeout_s=args.request_timeout,
+        ),
+        pod_memory_gib=pod.memory_gib,
+        seed=args.seed,
+    )
+
+
+def simulate(args: argparse.Namespace) -> dict[str, Any]:
+    profile = _profile(args)
+    scenario = _scenario(args, profile)
+    book = PriceBook.load(args.prices)
+    result: dict[str, Any] = {
+        "profile": {"name": profile.name, "duration_s": profile.duration_s, "requests": int(scenario.arrivals.size)},
+        "prices_checked": book.checked,
+    }
+    runners = {"lambda": run_lambda, "k8s": run_k8s}
+    runs = []
+    for name in ("lambda", "k8s") if args.platform == "both" else (args.platform,):
+        started = time.perf_counter()
+        run, cost = runners[name](scenario, book)
+        runs.append(run)
+        result[name] = {
+            **{k: round(v, 6) for k, v in run.summary().items()},
+            **{k: round(v, 6) for k, v in scenario_figures(run).items()},
+            "cost_usd": {k: round(v, 6) for k, v in cost.items()},
+            "simulated_in_s": round(time.perf_counter() - started, 3),
+        }
+    if args.report:
+        result["report"] = str(_report(args, scenario, book, runs, result))
+    return result
+
+
+def _report(
+    args: argparse.Namespace, scenario: Scenario, book: PriceBook, runs: list[RunRecords], result: dict[str, Any]
+) -> Path:
+    summaries = {
+        name: {**result[key], "cost_usd": result[key]["cost_usd"]["total"]}
+        for key, name in (("lambda", "lambda"), ("k8s", "kubernetes"))
+        if key in result
+    }
+    if args.measured:
+        measured = read_run(args.measured)
+        runs = [*runs, measured]
+        summaries["measured"] = {**measured.summary(), "cost_usd": float("nan")}
+    hpa = scenario.k8s_config.hpa
+    costs = cost_figures(
+        book,
+        scenario.server_warm.mean,
+        scenario.lambda_config.memory_mb,
+        PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib),
+        target=hpa.target_utilization,
+        min_replicas=hpa.min_replicas,
+    )
+    notes = [
+        f"Prices: {book.raw['book']['region']}, checked {book.checked} (compare/prices.toml).",
+        f"Kubernetes: HPA {hpa.min_replicas}-{hpa.max_replicas} replicas at {hpa.target_utilization:.0%} CPU, "
+        f"pod CPU request {scenario.k8s_config.cpu_request} cores. Lambda: {scenario.lambda_config.memory_mb} MB, "
+        f"keep-alive {scenario.lambda_config.keep_alive_s:.0f} s, provisioned {scenario.lambda_config.provisioned}.",
+    ]
+    title = f"twinserve: {result['profile']['name']} profile, {result['profile']['requests']:,} requests"
+    return write_report(args.report, title, runs, summaries=summaries, costs=costs, notes=notes)
+
+
+def calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+    from importlib.metadata import version
+
+    from . import measure
+    from .calibration import EntryPointTimes, machine_facts
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+    if args.model_dir:
+        env["PREDICT_MODEL_DIR"] = str(args.model_dir)
+    lambda_cold, server_cold = [], []
+    for run in range(args.runs):  # interleaved, so drift on the machine touches both alike
+        print(f"cold starts: run {run + 1} of {args.runs}", file=sys.stderr)
+        lambda_cold.append(measure.lambda_cold_start(env))
+        server_cold.append(measure.server_cold_start(env))
+    print("warm requests", file=sys.stderr)
+    calibration = Calibration(
+        source="local",
+        machine=machine_facts(),
+        versions={name: version(name) for name in ("scikit-learn", "fastapi", "mangum", "uvicorn", "awslambdaric")},
+        lambda_=EntryPointTimes(
+            cold_start_s=lambda_cold, warm_s=measure.lambda_warm_times(env, args.batches, args.requests)
+        ),
+        server=EntryPointTimes(
+            cold_start_s=server_cold, warm_s=measure.server_warm_times(env, args.batches, args.requests)
+        ),
+    )
+    calibration.write(args.out)
+    medians = {
+        f"{entry}_{what}_ms": round(statistics.median(samples) * 1000, 2)
+        for entry, times in (("lambda", calibration.lambda_), ("server", calibration.server))
+        for what, samples in (("cold_start", times.cold_start_s), ("warm_1_row", times.warm_s["1"]))
+    }
+    return {"out": str(args.out), **medians}
+
+
+def report(args: argparse.Namespace) -> dict[str, Any]:
+    """A report of measured runs alone (`compare load` directories), each named by its folder."""
+    runs = []
+    for directory in args.measured:
+        run = read_run(directory)
+        run.platform = directory.name
+        runs.append(run)
+    summaries = {run.platform: {**run.summary(), "cost_usd": float("nan")} for run in runs}
+    title = "twinserve: measured runs " + ", ".join(summaries)
+    page = write_report(args.out, title, runs, summaries=summaries, costs=None)
+    return {"report": str(page), "runs": list(summaries)}
+
+
+def load(args: argparse.Namespace) -> dict[str, Any]:
+    profile = _profile(args)
+    plan = LoadPlan(
+        url=args.target.rstrip("/"),
+        arrivals=profile.arrivals(args.seed),
+        max_requests=args.max_requests,
+        max_seconds=args.max_seconds,
+        timeout_s=args.timeout,
+    )
+    records = run_load(plan, progress=not args.quiet)
+    meta = {"target": plan.url, "profile": profile.name, "scheduled": int(plan.arrivals.size)}
+    out = write_run(records, args.out, meta)
+    return {**meta, "out": str(out), **summarize(records)}
