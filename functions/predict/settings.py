@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, description="uvicorn workers; on Kubernetes keep 1 and scale replicas")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = Field(True, description="One JSON log line per request (no bodies)")
-    graceful_shutdown_s: int = Field(20, ge=0, description="Time given to requests in flight after SIGTERM")
+    drain_s: float = Field(0, ge=0, description="After SIGTERM: /ready is 503 but requests are served this long")
+    graceful_shutdown_s: int = Field(20, ge=0, description="Then the time requests in flight get to finish")
 
     @field_validator("model_sha256")
     @classmethod

@@ -83,7 +83,8 @@ def test_probes_and_graceful_shutdown(overlay: str) -> None:
     assert env["PREDICT_WORKERS"] == "1"
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
-    assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + int(env["PREDICT_GRACEFUL_SHUTDOWN_S"])
+    shutdown = int(pre_stop[1]) + float(env["PREDICT_DRAIN_S"]) + int(env["PREDICT_GRACEFUL_SHUTDOWN_S"])
+    assert pod["terminationGracePeriodSeconds"] > shutdown
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -107,6 +108,16 @@ def test_hpa_behavior_is_written_out_and_read_by_the_simulator() -> None:
     assert params.scale_down.stabilization_s == 300
     prod = HPAParams.from_spec(kind("prod", "HorizontalPodAutoscaler")["spec"])
     assert (prod.min_replicas, prod.max_replicas) == (3, 50)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policy_admits_only_the_ingress_path(overlay: str) -> None:
+    policy = kind(overlay, "NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"] == SELECTOR
+    assert policy["policyTypes"] == ["Ingress"]
+    for rule in policy["ingress"]:
+        assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+        assert all("namespaceSelector" in peer for peer in rule["from"])
 
 
 def test_local_uses_the_loaded_image_and_prod_a_digest() -> None:
