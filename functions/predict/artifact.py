@@ -140,8 +140,13 @@ class LoadedModel:
         if probabilities and not self.has_proba:
             raise InvalidInput(f"model {self.metadata.name} ({self.metadata.estimator}) has no class probabilities")
         try:
-            labels = self.estimator.predict(rows).tolist()
-            proba = self.estimator.predict_proba(rows).tolist() if probabilities else None
+            # A value beyond float32 overflows in scikit-learn's cast; its check then says so (ValueError).
+            with np.errstate(over="ignore", invalid="ignore"):
+                labels = self.estimator.predict(rows).tolist()
+                proba = self.estimator.predict_proba(rows).tolist() if probabilities else None
+        except ValueError as exc:
+            # scikit-learn's own input checks refused the rows: the client's fault, said as such.
+            raise InvalidInput(f"the model cannot take this input: {exc}") from exc
         except Exception as exc:
             raise InferenceFailed("the model failed on this input") from exc
         return Prediction(labels=labels, probabilities=proba)

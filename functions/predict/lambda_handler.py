@@ -61,6 +61,45 @@ def _bad_event(message: str) -> dict[str, Any]:
     }
 
 
+def _malformed(event: Any) -> str | None:
+    """What Mangum would pass on unchecked into the request: method, path, headers, body must be text."""
+    if not isinstance(event, dict):
+        return "the event is not a JSON object"
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) and event.get("version") == "2.0" else None
+    fields = (
+        {"method": http.get("method"), "path": http.get("path")}
+        if isinstance(http, dict)
+        else {"httpMethod": event.get("httpMethod"), "path": event.get("path")}
+    )
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            return f"{name} must be a string"
+    headers = event.get("headers") or {}
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        return "headers must map names to strings"
+    if not isinstance(event.get("body") or "", str):
+        return "body must be a string"
+    return None
+
+
+def _respond(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    problem = _malformed(event)
+    if problem is not None:
+        logger.warning("malformed event: %s", problem)
+        return _bad_event(f"malformed API Gateway event: {problem}")
+    try:
+        response: dict[str, Any] = adapter(event, context)
+    # Errors inside the app become responses in Mangum; what escapes is about the event itself.
+    except binascii.Error:
+        logger.warning("event body marked base64 is not base64")
+        return _bad_event("request body is not valid base64")
+    except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
+        logger.warning("malformed or unsupported event: %s", type(exc).__name__)
+        return _bad_event("not an API Gateway HTTP event (payload 1.0 or 2.0 expected), or a malformed one")
+    return response
+
+
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     environment.invocations += 1
@@ -68,15 +107,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if environment.cold():
         # Our own flag, the one x-cold-start and the access log report, not Powertools' process-wide one.
         metrics.provider.add_cold_start_metric(context)
-    try:
-        response = adapter(event, context)
-    # Errors inside the app become responses in Mangum; what escapes is about the event itself.
-    except binascii.Error:
-        logger.warning("event body marked base64 is not base64")
-        response = _bad_event("request body is not valid base64")
-    except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
-        logger.warning("malformed or unsupported event: %s", type(exc).__name__)
-        response = _bad_event("not an API Gateway HTTP event (payload 1.0 or 2.0 expected), or a malformed one")
+    response = _respond(event, context)
     metrics.add_dimension(name="status_class", value=f"{response['statusCode'] // 100}xx")
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)

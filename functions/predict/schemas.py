@@ -54,8 +54,7 @@ class PredictRequest(BaseModel):
     def to_rows(self, n_features: int, max_rows: int) -> np.ndarray:
         """The request as a 2-D float array, checked against the model's feature count."""
         if self.instances is None:
-            row = self.features if self.features is not None else self.input
-            assert row is not None  # guaranteed by _exactly_one_form
+            row = self.features if self.features is not None else (self.input or [])
             if len(row) != n_features:
                 raise InvalidInput(f"wrong number of features: expected {n_features}, got {len(row)}")
             return np.array([row], dtype=np.float64)
