@@ -98,7 +98,8 @@ CASES: list[Case] = [
     post("malformed-json", b'{"features": [5.1, 3.5,', 400, error_words=("malformed JSON",)),
     post("nan", b'{"features": [NaN, 3.5, 1.4, 0.2]}', 400, error_words=("malformed JSON",)),
     post("infinity", b'{"features": [Infinity, 3.5, 1.4, 0.2]}', 400, error_words=("malformed JSON",)),
-    post("beyond-float32", {"features": [5.1, 3.5, 1.4, 1e39]}, 422, error_words=("cannot take this input",)),
+    post("beyond-float32", {"features": [5.1, 3.5, 1.4, 1e39]}, 422, error_words=("features.3", "less than or equal")),
+    post("null-form", {"features": None, "input": SETOSA}, 422, error_words=("'features' must be an array",)),
     post(
         "overflow-1e309",
         b'{"features": [1e309, 3.5, 1.4, 0.2]}',

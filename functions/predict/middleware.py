@@ -63,7 +63,7 @@ def request_id_of(scope: Scope) -> str | None:
 
 def route_of(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None)  # the template without convertors: {name}, not {name:model}
     return path if isinstance(path, str) else "unmatched"
 
 

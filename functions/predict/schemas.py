@@ -11,29 +11,32 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .artifact import Prediction
 from .errors import InvalidInput, PayloadTooLarge
 
-# Strict: "5.1" and true are refused rather than coerced; NaN and infinities are refused.
-FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Row = Annotated[list[FiniteNumber], Field(min_length=1)]
+# Strict: "5.1" and true are refused rather than coerced; NaN, infinities and values beyond
+# float32 (which tree ensembles compute in) are refused.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+FORMS = ("features", "input", "instances")
 
-IRIS_ROW: list[JsonValue] = [5.1, 3.5, 1.4, 0.2]
+
+def _one_form_schema(schema: dict[str, Any]) -> None:
+    """Document what the validator enforces: exactly one form, each an array (never null)."""
+    for name in FORMS:
+        prop = schema["properties"][name]
+        prop.update(next(s for s in prop.pop("anyOf") if s.get("type") != "null"))
+        prop.pop("default", None)
+    schema["oneOf"] = [{"required": [name]} for name in FORMS]
+
+
+Row = Annotated[list[FiniteNumber], Field(min_length=1)]
 
 
 class PredictRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"features": IRIS_ROW},
-                {"input": IRIS_ROW},
-                {"instances": [IRIS_ROW, [6.7, 3.0, 5.2, 2.3]], "probabilities": True},
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_form_schema)
 
     features: Row | None = Field(None, description="One row; answered with a single label")
     input: Row | None = Field(None, description="One row; answered with a list of one label")
@@ -44,9 +47,18 @@ class PredictRequest(BaseModel):
         False, strict=True, description="Also return class probabilities, in the order of /model's classes"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in FORMS:
+                if name in data and data[name] is None:
+                    raise ValueError(f"'{name}' must be an array of numbers, not null")
+        return data
+
     @model_validator(mode="after")
     def _exactly_one_form(self) -> PredictRequest:
-        given = [name for name in ("features", "input", "instances") if getattr(self, name) is not None]
+        given = [name for name in FORMS if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError("send exactly one of 'features', 'input' or 'instances'")
         return self
@@ -114,3 +126,21 @@ class ReadyResponse(BaseModel):
     status: str
     model: str | None = None
     reason: str | None = None
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its local `$defs` inlined, to embed in OpenAPI where `#/$defs` does not resolve."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.convertors import Convertor, register_url_convertor
 
 from .. import __version__
 from ..artifact import LoadedModel
@@ -13,8 +14,23 @@ from ..body import parse_json, read_body, validate_as
 from ..errors import ModelNotFound
 from ..oip import InferenceRequest, InferenceResponse, ModelMetadata, model_metadata, requested_outputs, response
 from ..oip import rows_from_request as oip_rows
-from ..schemas import ErrorResponse, V1Request
+from ..schemas import ErrorResponse, V1Request, inline_refs
 from .deps import ModelDep, ModelStateDep, SettingsDep
+
+
+class _ModelName(Convertor[str]):
+    """A model name never holds ':' or '/', so /v1/models/{name} cannot swallow /v1/models/x:predict."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("model", _ModelName())
 
 router = APIRouter(tags=["open inference protocol"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -48,24 +64,27 @@ async def server_ready(state: ModelStateDep) -> JSONResponse:
     return JSONResponse({"ready": state.ready}, status_code=200 if state.ready else 503)
 
 
-@router.get("/v2/models/{name}", response_model=ModelMetadata, responses=_ERRORS)
-@router.get("/v2/models/{name}/versions/{version}", response_model=ModelMetadata, responses=_ERRORS)
+@router.get("/v2/models/{name:model}", response_model=ModelMetadata, responses=_ERRORS)
+@router.get("/v2/models/{name:model}/versions/{version}", response_model=ModelMetadata, responses=_ERRORS)
 async def v2_model_metadata(model: NamedModel) -> ModelMetadata:
     return model_metadata(model)
 
 
-@router.get("/v2/models/{name}/ready", responses=_ERRORS)
-@router.get("/v2/models/{name}/versions/{version}/ready", responses=_ERRORS)
+@router.get("/v2/models/{name:model}/ready", responses=_ERRORS)
+@router.get("/v2/models/{name:model}/versions/{version}/ready", responses=_ERRORS)
 async def v2_model_ready(model: NamedModel, state: ModelStateDep) -> JSONResponse:
     return JSONResponse({"name": model.metadata.name, "ready": state.ready}, status_code=200 if state.ready else 503)
 
 
-_INFER_BODY = {"required": True, "content": {"application/json": {"schema": InferenceRequest.model_json_schema()}}}
+_INFER_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": inline_refs(InferenceRequest.model_json_schema())}},
+}
 
 
-@router.post("/v2/models/{name}/infer", response_model=InferenceResponse, responses=_ERRORS,
+@router.post("/v2/models/{name:model}/infer", response_model=InferenceResponse, responses=_ERRORS,
              openapi_extra={"requestBody": _INFER_BODY})  # fmt: skip
-@router.post("/v2/models/{name}/versions/{version}/infer", response_model=InferenceResponse, responses=_ERRORS,
+@router.post("/v2/models/{name:model}/versions/{version}/infer", response_model=InferenceResponse, responses=_ERRORS,
              openapi_extra={"requestBody": _INFER_BODY})  # fmt: skip
 async def v2_infer(request: Request, model: NamedModel, settings: SettingsDep) -> InferenceResponse:
     infer = validate_as(InferenceRequest, parse_json(await read_body(request, settings.max_body_bytes)))
@@ -78,13 +97,13 @@ async def v2_infer(request: Request, model: NamedModel, settings: SettingsDep) -
 _V1_BODY = {"required": True, "content": {"application/json": {"schema": V1Request.model_json_schema()}}}
 
 
-@router.get("/v1/models/{name}", tags=["kserve v1"], responses=_ERRORS)
+@router.get("/v1/models/{name:model}", tags=["kserve v1"], responses=_ERRORS)
 async def v1_model(model: NamedModel, state: ModelStateDep) -> dict[str, Any]:
     return {"name": model.metadata.name, "ready": state.ready}
 
 
 @router.post(
-    "/v1/models/{name}:predict", tags=["kserve v1"], responses=_ERRORS, openapi_extra={"requestBody": _V1_BODY}
+    "/v1/models/{name:model}:predict", tags=["kserve v1"], responses=_ERRORS, openapi_extra={"requestBody": _V1_BODY}
 )
 async def v1_predict(request: Request, model: NamedModel, settings: SettingsDep) -> dict[str, Any]:
     v1 = validate_as(V1Request, parse_json(await read_body(request, settings.max_body_bytes)))

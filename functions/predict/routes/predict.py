@@ -23,9 +23,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+_ROW, _OTHER_ROW = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
 _REQUEST_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    "content": {
+        "application/json": {
+            "schema": PredictRequest.model_json_schema(),
+            "examples": {
+                "tutorial": {"value": {"features": _ROW}},
+                "tutorial-input": {"value": {"input": _ROW}},
+                "batch": {"value": {"instances": [_ROW, _OTHER_ROW], "probabilities": True}},
+            },
+        }
+    },
 }
 
 
