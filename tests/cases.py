@@ -123,6 +123,14 @@ CASES: list[Case] = [
         413,
         error_words=("too many rows", str(ROW_LIMIT)),
     ),
+    post("100000-rows", {"instances": [SETOSA] * 100_000}, 413, error_words=("exceeds the limit",)),
+    # Duplicate keys: the last one wins, as in Python's json and most parsers.
+    post(
+        "duplicate-keys",
+        b'{"features": [1.0, 2.0], "features": [5.1, 3.5, 1.4, 0.2]}',
+        200,
+        expect={"prediction": 0},
+    ),
     post(
         "body-over-limit",
         {"instances": [SETOSA] * (BODY_LIMIT // 20)},
