@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100], help="batch sizes (rows)")
     cal.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
     cal.add_argument("--out", type=Path, default=Path("compare-runs/calibration.json"))
+    cal.add_argument("--from-lambda-logs", type=Path, nargs="+", metavar="FILE",
+                     help="CloudWatch Logs exports (text or JSON) with the function's REPORT lines")  # fmt: skip
+    cal.add_argument("--base", type=Path, help="with --from-lambda-logs: a local calibration for the server part")
 
     drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
     drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")

@@ -147,7 +147,30 @@ def _report(
     return write_report(args.report, title, runs, summaries=summaries, costs=costs, notes=notes)
 
 
+def calibrate_from_lambda_logs(args: argparse.Namespace) -> dict[str, Any]:
+    """The Lambda part from real REPORT lines; the server part from a local calibration (--base)."""
+    from .lambda_logs import lambda_times, read_reports
+
+    if args.base is None:
+        raise ValueError("--from-lambda-logs needs --base CALIBRATION (a local one) for the server's times")
+    reports = read_reports(args.from_lambda_logs)
+    base = Calibration.read(args.base)
+    calibration = base.model_copy(update={"source": "lambda-logs", "lambda_": lambda_times(reports)})
+    calibration.write(args.out)
+    return {
+        "out": str(args.out),
+        "warm_reports": len(reports.warm_ms),
+        "cold_reports": len(reports.cold_ms),
+        "unreadable_lines": reports.unreadable,
+        "memory_mb": calibration.lambda_.memory_mb,
+        "lambda_cold_start_ms": round(statistics.median(reports.cold_ms), 2),
+        "lambda_warm_1_row_ms": round(statistics.median(reports.warm_ms), 2),
+    }
+
+
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    if args.from_lambda_logs:
+        return calibrate_from_lambda_logs(args)
     import os
     from importlib.metadata import version
 
