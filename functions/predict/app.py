@@ -13,11 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .access_log import access_logger
-from .artifact import LoadedModel, load_artifact
+from .artifact import LoadedModel
 from .errors import ArtifactError, PredictError
 from .middleware import REQUEST_ID_HEADER, InFlight, Observer, RequestContextMiddleware, request_id_of
 from .routes import meta, oip, predict
 from .settings import Settings
+from .source import load_model
 from .state import ModelState
 
 logger = logging.getLogger("predict")
@@ -42,7 +43,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.model is None:
             try:
-                loaded = load_artifact(settings.model_dir, settings.model_sha256)
+                loaded = load_model(settings)
             except ArtifactError as exc:
                 state.failed(str(exc))
                 logger.error("refusing to start: %s", exc)

@@ -20,8 +20,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from .app import create_app
-from .artifact import load_artifact
 from .settings import Settings
+from .source import load_model
 
 logger = logging.getLogger("predict.lambda")
 
@@ -43,7 +43,7 @@ class _ExecutionEnvironment:
 
 environment = _ExecutionEnvironment()
 settings = Settings()
-model = load_artifact(settings.model_dir, settings.model_sha256)
+model = load_model(settings)
 # lifespan="off": Mangum would otherwise run the ASGI lifespan on every invocation.
 adapter = Mangum(
     create_app(settings, model, cold_start=environment.cold), lifespan="off", api_gateway_base_path=settings.base_path

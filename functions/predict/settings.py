@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PREDICT_", frozen=True)
 
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Directory holding model.joblib and metadata.json")
+    model_uri: str | None = Field(
+        None, description="s3://bucket/prefix holding model.joblib and metadata.json (instead of model_dir)"
+    )
     model_sha256: str | None = Field(
         None, description="Pinned SHA-256 of model.joblib; when set it must match as well as the metadata's"
     )

@@ -77,7 +77,7 @@ def test_provisioned_concurrency_only_when_asked() -> None:
     assert "ProvisionedConcurrencyConfig" not in translated()["PredictZipFunctionAliaslive"]["Properties"]
 
 
-def test_roles_allow_only_logging() -> None:
+def test_roles_allow_only_logging_by_themselves() -> None:
     for name, role in of_type("AWS::IAM::Role").items():
         properties = role["Properties"]
         assert properties["ManagedPolicyArns"] == [
@@ -138,3 +138,24 @@ def test_built_layout_answers_in_a_clean_environment(zip_build: Path, tmp_path: 
     response = json.loads(result.stdout.strip().splitlines()[-1])
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"prediction": 0}
+
+
+def test_model_from_s3_is_readable_and_nothing_more() -> None:
+    policies = of_type("AWS::IAM::Policy")
+    assert set(policies) == {"ImageModelReadPolicy", "ZipModelReadPolicy"}
+    for name, role, condition in (
+        ("ImageModelReadPolicy", "PredictFunctionRole", "ImageWithS3Model"),
+        ("ZipModelReadPolicy", "PredictZipFunctionRole", "ZipWithS3Model"),
+    ):
+        policy = policies[name]
+        assert policy["Condition"] == condition
+        assert policy["Properties"]["Roles"] == [{"Ref": role}]
+        [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "s3:GetObject")
+        objects = [r["Fn::Sub"][0] for r in statement["Resource"]]
+        assert objects == [
+            "arn:${AWS::Partition}:s3:::${Path}/model.joblib",
+            "arn:${AWS::Partition}:s3:::${Path}/metadata.json",
+        ]
+    variables = translated()["PredictFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["PREDICT_MODEL_URI"] == {"Fn::If": ["HasS3Model", {"Ref": "ModelS3Uri"}, {"Ref": "AWS::NoValue"}]}

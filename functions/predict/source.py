@@ -1,0 +1,69 @@
+"""Where the model artifact comes from: a local directory, or an S3 prefix fetched into a cache.
+
+From S3, `metadata.json` and `model.joblib` are downloaded with bounded retries (botocore's
+standard mode: exponential backoff with jitter on throttling, 5xx and connection errors), then
+loaded like a local artifact: the digest is checked before anything is unpickled, and it must be
+pinned (PREDICT_MODEL_SHA256), since whoever can write the bucket can write the metadata too.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .artifact import METADATA_FILE, MODEL_FILE, LoadedModel, load_artifact
+from .errors import ArtifactError
+from .settings import Settings
+
+S3_ATTEMPTS = 4
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ArtifactError(f"PREDICT_MODEL_URI must look like s3://bucket/prefix, got {uri!r}")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def s3_client(attempts: int = S3_ATTEMPTS) -> Any:
+    import boto3  # only on this path: the local one never needs it
+    from botocore.config import Config
+
+    config = Config(retries={"total_max_attempts": attempts, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+    return boto3.client("s3", config=config)
+
+
+def fetch_s3_artifact(uri: str, dest: Path, client: Any = None) -> Path:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = parse_s3_uri(uri)
+    s3 = client or s3_client()
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (METADATA_FILE, MODEL_FILE):
+        key = f"{prefix}/{name}" if prefix else name
+        where = f"s3://{bucket}/{key}"
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NoSuchBucket"):
+                raise ArtifactError(f"no model artifact: {where} not found") from exc
+            if code in ("AccessDenied", "403"):
+                raise ArtifactError(f"access to {where} denied: allow s3:GetObject on it") from exc
+            raise ArtifactError(f"could not read {where}: {code or type(exc).__name__}") from exc
+        except BotoCoreError as exc:
+            raise ArtifactError(f"could not reach S3 for {where}: {type(exc).__name__}") from exc
+        (dest / name).write_bytes(body)
+    return dest
+
+
+def load_model(settings: Settings, client: Any = None) -> LoadedModel:
+    """The verified model the settings point at, from S3 when PREDICT_MODEL_URI is set."""
+    if settings.model_uri is None:
+        return load_artifact(settings.model_dir, settings.model_sha256)
+    if settings.model_sha256 is None:
+        raise ArtifactError("a model from S3 needs its digest pinned: set PREDICT_MODEL_SHA256")
+    cache = Path(tempfile.mkdtemp(prefix="twinserve-model-"))  # /tmp: the one writable place on Lambda
+    return load_artifact(fetch_s3_artifact(settings.model_uri, cache, client), settings.model_sha256)
