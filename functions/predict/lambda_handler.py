@@ -88,6 +88,9 @@ def _respond(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if problem is not None:
         logger.warning("malformed event: %s", problem)
         return _bad_event(f"malformed API Gateway event: {problem}")
+    # Mangum runs on the thread's current event loop: make it ours again, whatever else in the
+    # process (asyncio.run, a test client) set or cleared since.
+    asyncio.set_event_loop(event_loop)
     try:
         response: dict[str, Any] = adapter(event, context)
     # Errors inside the app become responses in Mangum; what escapes is about the event itself.

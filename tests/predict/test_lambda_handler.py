@@ -78,3 +78,14 @@ def test_binary_body_in_v2_event_is_decoded(lambda_module: ModuleType) -> None:
     assert event["isBase64Encoded"] is True  # as `sam local generate-event` makes it
     assert json.loads(base64.b64decode(event["body"])) == {"input": [5.1, 3.5, 1.4, 0.2]}
     assert reply_from_lambda(lambda_module.handler(event, LocalContext())).json() == {"prediction": [0]}
+
+
+def test_still_answers_after_something_else_ran_an_event_loop(lambda_module: ModuleType) -> None:
+    import asyncio
+
+    async def elsewhere() -> None:
+        """asyncio.run leaves the thread with no current loop when it ends."""
+
+    asyncio.run(elsewhere())
+    event = load_event("predict-features-v2.json")
+    assert reply_from_lambda(lambda_module.handler(event, LocalContext())).json() == {"prediction": 0}
