@@ -69,7 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, default=Path("compare-runs/calibration.json"))
     cal.add_argument("--from-lambda-logs", type=Path, nargs="+", metavar="FILE",
                      help="CloudWatch Logs exports (text or JSON) with the function's REPORT lines")  # fmt: skip
-    cal.add_argument("--base", type=Path, help="with --from-lambda-logs: a local calibration for the server part")
+    cal.add_argument(
+        "--from-load-run", type=Path, metavar="DIR", help="a `compare load --out` run against a deployment"
+    )
+    cal.add_argument(
+        "--entry-point", choices=["lambda", "server"], default="lambda", help="what --from-load-run measured"
+    )
+    cal.add_argument("--base", type=Path, help="with --from-...: a local calibration for what the source does not hold")
 
     drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
     drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")

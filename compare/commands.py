@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .calibration import Calibration
+import numpy as np
+
+from .calibration import Calibration, EntryPointTimes
 from .hpa import HPAParams
 from .load import LoadPlan, read_run, run_load, summarize, write_run
 from .manifests import pod_requests
@@ -168,9 +170,39 @@ def calibrate_from_lambda_logs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def calibrate_from_load_run(args: argparse.Namespace) -> dict[str, Any]:
+    """One entry point's times from `compare load` against a real deployment, split by x-cold-start."""
+    if args.base is None:
+        raise ValueError("--from-load-run needs --base CALIBRATION for the entry point it does not measure")
+    run = read_run(args.from_load_run)
+    answered = ~np.isnan(run.latency_s)
+    warm, cold = run.latency_s[answered & ~run.cold], run.latency_s[answered & run.cold]
+    if warm.size == 0:
+        raise ValueError(f"{args.from_load_run}: no answered warm request in the run")
+    base = Calibration.read(args.base)
+    previous = base.times(args.entry_point)
+    times = EntryPointTimes(
+        # A Kubernetes pod answers no request cold: its start is measured locally, so keep the base's.
+        cold_start_s=cold.tolist() or previous.cold_start_s,
+        warm_s={**previous.warm_s, "1": warm.tolist()},
+        memory_mb=previous.memory_mb,
+    )
+    key = "lambda_" if args.entry_point == "lambda" else "server"
+    base.model_copy(update={"source": "load-run", key: times}).write(args.out)
+    return {
+        "out": str(args.out),
+        "entry_point": args.entry_point,
+        "warm_requests": int(warm.size),
+        "cold_requests": int(cold.size),
+        "warm_p50_ms": round(float(np.median(warm)) * 1000, 2),
+    }
+
+
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     if args.from_lambda_logs:
         return calibrate_from_lambda_logs(args)
+    if args.from_load_run:
+        return calibrate_from_load_run(args)
     import os
     from importlib.metadata import version
 

@@ -91,3 +91,31 @@ def test_cli_writes_a_calibration_that_simulate_reads(tmp_path: Path) -> None:
     )  # fmt: skip
     assert missing_base.returncode == 2
     assert "--base" in missing_base.stderr
+
+
+def test_calibration_from_a_load_run_splits_cold_and_warm(tmp_path: Path) -> None:
+    from compare.load import RequestRecord, write_run
+
+    base = Calibration(
+        lambda_=EntryPointTimes(cold_start_s=[1.0], warm_s={"1": [0.004], "10": [0.006]}),
+        server=EntryPointTimes(cold_start_s=[0.9], warm_s={"1": [0.004]}),
+    ).write(tmp_path / "local.json")
+    records = (
+        [RequestRecord(0.0, 0.0, 1.5, 200, True, "a")]
+        + [RequestRecord(i, i, 0.02, 200, False, str(i)) for i in range(1, 6)]
+        + [RequestRecord(7.0, 7.0, 30.0, 0, False, "")]
+    )  # no answer: left out
+    write_run(records, tmp_path / "run", {"target": "https://example.execute-api.us-east-1.amazonaws.com"})
+    out = tmp_path / "cloud.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "compare", "calibrate", "--from-load-run", str(tmp_path / "run"),
+         "--entry-point", "lambda", "--base", str(base), "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (json.loads(run.stdout)["warm_requests"], json.loads(run.stdout)["cold_requests"]) == (5, 1)
+    calibration = Calibration.read(out)
+    assert calibration.source == "load-run"
+    assert calibration.lambda_.cold_start_s == [1.5]
+    assert calibration.lambda_.warm_s == {"1": [0.02] * 5, "10": [0.006]}
+    assert calibration.server == Calibration.read(base).server
