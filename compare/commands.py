@@ -107,9 +107,10 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         run, cost = runners[name](scenario, book)
         runs.append(run)
+        summary = run.summary()
         result[name] = {
-            **{k: round(v, 6) for k, v in run.summary().items()},
-            **{k: round(v, 6) for k, v in scenario_figures(run).items()},
+            **{k: round(v, 6) for k, v in summary.items()},
+            **{k: round(v, 6) for k, v in scenario_figures(run, summary).items()},
             "cost_usd": {k: round(v, 6) for k, v in cost.items()},
             "simulated_in_s": round(time.perf_counter() - started, 3),
         }

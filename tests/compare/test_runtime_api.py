@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import shutil
+import subprocess
+import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from compare.runtime_api import RuntimeInitError
+from compare.runtime_api import LocalRuntimeAPI, RuntimeInitError
 from tests.helpers import child_env, lambda_runtime, load_event, reply_from_lambda
 
 
@@ -42,6 +45,23 @@ def test_bad_artifact_is_an_init_error_naming_the_problem(
     assert reason in str(error)
 
 
+@contextmanager
+def lambda_runtime_for(handler: str, path: Path) -> Iterator[LocalRuntimeAPI]:
+    """awslambdaric running a handler module from `path` against a fresh local Runtime API."""
+    with LocalRuntimeAPI() as api:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", handler],
+            env=child_env(AWS_LAMBDA_RUNTIME_API=api.address, PYTHONPATH=str(path)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield api
+        finally:
+            process.kill()
+            process.wait()
+
+
 def test_an_invocation_error_is_reported_as_such(tmp_path: Path) -> None:
     (tmp_path / "failing.py").write_text(
         textwrap.dedent(
@@ -51,29 +71,18 @@ def test_an_invocation_error_is_reported_as_such(tmp_path: Path) -> None:
             """
         )
     )
-    import subprocess
-    import sys
-
-    from compare.runtime_api import LocalRuntimeAPI
-
-    with LocalRuntimeAPI() as api:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", "failing.handler"],
-            env=child_env(AWS_LAMBDA_RUNTIME_API=api.address, PYTHONPATH=str(tmp_path)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            result = api.invoke({"who": "here"})
-        finally:
-            process.kill()
-            process.wait()
+    with lambda_runtime_for("failing.handler", tmp_path) as api:
+        result = api.invoke({"who": "here"})
     assert not result.ok
     assert result.payload["errorMessage"] == "boom here"
     assert result.payload["errorType"] == "ValueError"
 
 
-def test_init_error_raised_to_a_waiting_caller() -> None:
-    error = RuntimeInitError({"errorMessage": "no model", "errorType": "ArtifactError"}, "Runtime.Unknown")
-    assert "no model" in str(error)
-    assert json.dumps(error.payload)
+def test_an_init_failure_reaches_a_caller_already_waiting(tmp_path: Path) -> None:
+    # The caller queued its invocation before init failed: invoke() raises the init error, not a timeout.
+    (tmp_path / "broken.py").write_text('raise RuntimeError("no model here")\n')
+    with (
+        lambda_runtime_for("broken.handler", tmp_path) as api,
+        pytest.raises(RuntimeInitError, match="no model here"),
+    ):
+        api.invoke({"any": "event"}, timeout_s=60)
