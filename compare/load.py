@@ -72,13 +72,22 @@ async def _drive(plan: LoadPlan, progress: bool) -> list[RequestRecord]:
     timeout = httpx.Timeout(plan.timeout_s)
     async with httpx.AsyncClient(base_url=plan.url, limits=limits, timeout=timeout) as client:
         tasks: list[asyncio.Task[RequestRecord]] = []
+        # At most one request per connection inside httpx: its pool scans every waiting request on
+        # each event, so an unbounded backlog behind a slow server would eat the driver's CPU. A
+        # request held here is sent late, and its lag (sent less scheduled) is what shows it.
+        slots = asyncio.Semaphore(plan.max_connections)
+
+        async def send_when_free(scheduled: float) -> RequestRecord:
+            async with slots:
+                return await _send(client, plan, scheduled, start)
+
         start = time.perf_counter()
         next_report = 1.0
         for scheduled in schedule:
             delay = scheduled - (time.perf_counter() - start)
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_send(client, plan, scheduled, start)))
+            tasks.append(asyncio.create_task(send_when_free(scheduled)))
             if progress and scheduled >= next_report:
                 done = sum(t.done() for t in tasks)
                 print(f"\r{scheduled:7.0f} s  sent {len(tasks):>8}  answered {done:>8}", end="", file=sys.stderr)

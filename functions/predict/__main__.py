@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--version", default="1", help="model version (default: 1)")
     package.add_argument("--features", nargs="+", metavar="NAME", help="feature names, in column order")
     package.add_argument("--class-names", nargs="+", metavar="NAME", help="class names, in the order of classes_")
+    package.add_argument(
+        "--holdout", type=Path, help="held-out feature rows (.npy or CSV): make the compiled form and verify it on them"
+    )
+    package.add_argument(
+        "--format", choices=["joblib", "skops"], default="joblib", help="model file format (skops: no pickle)"
+    )
     return parser
 
 
@@ -82,15 +88,23 @@ def _package(args: argparse.Namespace) -> None:
     from .package import package_model
 
     out = args.out or Settings().model_dir
-    metadata = package_model(
+    packaged = package_model(
         args.model,
         out,
         name=args.name,
         version=args.version,
         features=args.features,
         class_names=args.class_names,
+        holdout=args.holdout,
+        model_format=args.format,
     )
+    metadata = packaged.metadata
     print(f"packaged {metadata.name} {metadata.version} ({metadata.estimator}), sha256 {metadata.sha256}: {out}")
+    print(packaged.compile_note)
+    if metadata.compiled is not None:
+        print(f"compiled form sha256 {metadata.compiled.sha256} (pin it as PREDICT_MODEL_ONNX_SHA256)")
+    if packaged.untrusted_types:
+        print(f"serving it needs PREDICT_SKOPS_TRUSTED={','.join(packaged.untrusted_types)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -122,6 +122,24 @@ class ErrorResponse(BaseModel):
     request_id: str | None = Field(None, description="Only on 500: quote it when reporting the failure")
 
 
+class ModelInfo(BaseModel):
+    """`GET /model`: what a client needs to call the model. No library versions: they only help an attacker."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    name: str
+    version: str
+    sha256: str
+    estimator: str
+    serving_form: str
+    n_features: int
+    feature_names: list[str]
+    classes: list[int | str] | None
+    class_names: list[str] | None
+    trained_at: str
+    accuracy: float | None = None
+
+
 class ReadyResponse(BaseModel):
     status: str
     model: str | None = None

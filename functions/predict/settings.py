@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     model_sha256: str | None = Field(
         None, description="Pinned SHA-256 of model.joblib; when set it must match as well as the metadata's"
     )
+    model_onnx_sha256: str | None = Field(
+        None, description="Pinned SHA-256 of model.onnx; with a pinned model digest the compiled form needs it too"
+    )
+    serving_form: Literal["auto", "onnx", "sklearn"] = Field(
+        "auto", description="auto: the compiled form when the artifact has one, else scikit-learn"
+    )
+    skops_trusted: str = Field("", description="Comma-separated types a model.skops may load beyond skops' defaults")
     max_rows: int = Field(10_000, gt=0, description="Most rows accepted in one request")
     max_body_bytes: int = Field(LAMBDA_PAYLOAD_LIMIT_BYTES, gt=0, description="Largest request body accepted")
     base_path: str = Field("/", description="Path prefix stripped on Lambda (an API Gateway stage or mapping)")
@@ -39,7 +46,11 @@ class Settings(BaseSettings):
     drain_s: float = Field(0, ge=0, description="After SIGTERM: /ready is 503 but requests are served this long")
     graceful_shutdown_s: int = Field(20, ge=0, description="Then the time requests in flight get to finish")
 
-    @field_validator("model_sha256")
+    @property
+    def skops_trusted_types(self) -> list[str]:
+        return [name.strip() for name in self.skops_trusted.split(",") if name.strip()]
+
+    @field_validator("model_sha256", "model_onnx_sha256")
     @classmethod
     def _is_hex_digest(cls, value: str | None) -> str | None:
         if value is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
 from .artifact import ArtifactMetadata, sha256_hex, write_artifact
+from .compile import CompileRefused, compile_onnx
 
 DEFAULT_NAME = "iris-random-forest"
+logger = logging.getLogger(__name__)
 
 
 def dump_bytes(estimator: object) -> bytes:
@@ -30,6 +33,11 @@ def train_default(out_dir: Path, version: str = "1") -> ArtifactMetadata:
     model = RandomForestClassifier(n_estimators=100, random_state=42, n_jobs=1)
     model.fit(x_train, y_train)
     model_bytes = dump_bytes(model)
+    try:
+        compiled = compile_onnx(model, int(model.n_features_in_), x_test)
+    except CompileRefused as exc:  # serve through scikit-learn, as any artifact without one
+        logger.warning("no compiled form: %s", exc)
+        compiled = None
     metadata = ArtifactMetadata(
         name=DEFAULT_NAME,
         version=version,
@@ -42,6 +50,7 @@ def train_default(out_dir: Path, version: str = "1") -> ArtifactMetadata:
         class_names=[str(name) for name in iris.target_names],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         accuracy=round(float(model.score(x_test, y_test)), 4),
+        compiled=compiled.form if compiled else None,
     )
-    write_artifact(out_dir, model_bytes, metadata)
+    write_artifact(out_dir, model_bytes, metadata, compiled.onnx_bytes if compiled else None)
     return metadata

@@ -52,6 +52,9 @@ def test_server_image_runs_as_non_root_without_build_tools() -> None:
     assert "USER 10001:10001" in final_stage
     assert not any(tool in final_stage for tool in ("gcc", "build-essential", "apt-get install"))
     assert 'CMD ["python", "-m", "predict", "serve"]' in final_stage
+    # No shell and no package manager are left for an intruder; CMD is exec form, so none is needed.
+    removal = final_stage.split("RUN ")[-1]
+    assert all(path in removal for path in ("/usr/bin/apt*", "/usr/bin/dpkg*", "/bin/sh", "/usr/bin/bash"))
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
@@ -80,6 +83,12 @@ def test_server_image_answers_predict() -> None:
             except httpx.TransportError:
                 time.sleep(0.5)
         assert reply.json() == {"prediction": 0}
+        shell = subprocess.run(["docker", "exec", container, "sh", "-c", "true"], capture_output=True, timeout=60,
+                               check=False)  # fmt: skip
+        assert shell.returncode != 0  # no shell in the image
+        lean = subprocess.run(["docker", "exec", container, "python", "-c", "import sklearn"], capture_output=True,
+                              timeout=60, check=False)  # fmt: skip
+        assert lean.returncode != 0  # the compiled form serves without scikit-learn
     finally:
         subprocess.run(["docker", "rm", "-f", container], check=False, timeout=60)
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from predict.app import create_app
 from predict.artifact import LoadedModel, read_metadata
 from predict.settings import Settings
+from predict.sklearn_runtime import SklearnRuntime
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ class _Exploding:
 
 
 def test_a_model_failure_is_a_500_with_the_request_id_only(artifact_dir: Path) -> None:
-    model = LoadedModel(_Exploding(), read_metadata(artifact_dir))
+    model = LoadedModel(SklearnRuntime(_Exploding()), read_metadata(artifact_dir))
     with TestClient(create_app(Settings(model_dir=artifact_dir), model), raise_server_exceptions=False) as client:
         reply = client.post("/predict", json={"features": [5.1, 3.5, 1.4, 0.2]})
     assert reply.status_code == 500

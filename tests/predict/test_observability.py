@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,9 @@ def test_prometheus_metrics_on_the_server(predict_env: dict[str, str]) -> None:
     assert "twinserve_model_ready 1.0" in text
     assert "twinserve_requests_in_flight 1.0" in text  # the /metrics request itself
     assert "process_resident_memory_bytes" in text
+    # No library or interpreter versions for a scraper to read (the platform collector's python_info).
+    assert "python_info" not in text
+    assert platform.python_version() not in text
 
 
 def test_each_entry_point_imports_only_its_own_telemetry(predict_env: dict[str, str]) -> None:

@@ -38,7 +38,7 @@ def test_packaged_pipeline_is_served_with_its_names(user_model: Path, tmp_path: 
         version="3",
         features=["tenure", "spend", "visits"],
         class_names=["L", "S"],
-    )
+    ).metadata
     assert metadata.classes == ["leave", "stay"]
     assert json.loads((out / "metadata.json").read_text())["feature_names"] == ["tenure", "spend", "visits"]
     with TestClient(create_app(Settings(model_dir=out))) as client:
@@ -51,7 +51,7 @@ def test_packaged_pipeline_is_served_with_its_names(user_model: Path, tmp_path: 
 
 
 def test_default_names_come_from_the_estimator(user_model: Path, tmp_path: Path) -> None:
-    metadata = package_model(user_model, tmp_path / "artifact")
+    metadata = package_model(user_model, tmp_path / "artifact").metadata
     assert metadata.name == "churn"
     assert metadata.feature_names == ["x0", "x1", "x2"]
     assert metadata.class_names == ["leave", "stay"]

@@ -11,7 +11,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from predict.artifact import METADATA_FILE, MODEL_FILE, read_metadata
+from predict.artifact import METADATA_FILE, MODEL_FILE, ONNX_FILE, read_metadata
 from predict.errors import ArtifactError
 from predict.settings import Settings
 from predict.source import load_model, s3_client
@@ -30,20 +30,42 @@ def s3(artifact_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
-        for name in (METADATA_FILE, MODEL_FILE):
+        for name in (METADATA_FILE, MODEL_FILE, ONNX_FILE):
             client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{name}", Body=(artifact_dir / name).read_bytes())
         yield client
 
 
-def settings_for(artifact_dir: Path, uri: str = f"s3://{BUCKET}/{PREFIX}", pin: bool = True) -> Settings:
-    return Settings(model_uri=uri, model_sha256=read_metadata(artifact_dir).sha256 if pin else None)
+def settings_for(
+    artifact_dir: Path, uri: str = f"s3://{BUCKET}/{PREFIX}", pin: bool = True, pin_onnx: bool = True
+) -> Settings:
+    metadata = read_metadata(artifact_dir)
+    assert metadata.compiled is not None
+    return Settings(
+        model_uri=uri,
+        model_sha256=metadata.sha256 if pin else None,
+        model_onnx_sha256=metadata.compiled.sha256 if pin_onnx else None,
+    )
 
 
 def test_model_from_s3_answers(s3: Any, artifact_dir: Path) -> None:
     import numpy as np
 
     model = load_model(settings_for(artifact_dir))
+    assert model.serving_form == "onnx"
     assert model.predict(np.array([[5.1, 3.5, 1.4, 0.2]])).labels == [0]
+
+
+def test_an_unpinned_compiled_form_is_not_served(s3: Any, artifact_dir: Path) -> None:
+    # Whoever can write the bucket could swap model.onnx and its digest in metadata.json alike.
+    assert load_model(settings_for(artifact_dir, pin_onnx=False)).serving_form == "sklearn"
+    with pytest.raises(ArtifactError, match="PREDICT_MODEL_ONNX_SHA256"):
+        load_model(settings_for(artifact_dir, pin_onnx=False).model_copy(update={"serving_form": "onnx"}))
+
+
+def test_a_swapped_compiled_form_is_refused(s3: Any, artifact_dir: Path) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{ONNX_FILE}", Body=b"another graph")
+    with pytest.raises(ArtifactError, match=f"{ONNX_FILE} digest mismatch"):
+        load_model(settings_for(artifact_dir))
 
 
 def test_missing_object_is_named(s3: Any, artifact_dir: Path) -> None:
@@ -97,7 +119,7 @@ def test_a_failing_first_attempt_is_retried(s3: Any, artifact_dir: Path) -> None
     client.meta.events.register("before-send.s3.GetObject", _failing(503, 1, calls))
     model = load_model(settings_for(artifact_dir), client)
     assert model.metadata.name == "iris-random-forest"
-    assert len(calls) == 3  # metadata: 503 then retried; then the model
+    assert len(calls) == 4  # metadata: 503 then retried; then the model and its compiled form
 
 
 def test_retries_are_bounded_then_the_refusal_is_clear(s3: Any, artifact_dir: Path) -> None:

@@ -1,4 +1,7 @@
-"""Dependencies shared by the routes: the app's settings and model state, set by `create_app`."""
+"""Dependencies shared by the routes: the app's settings and model state, set by `create_app`.
+
+All `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hand-off that costs
+more than everything else a request does once the model is compiled."""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from ..settings import Settings
 from ..state import ModelState
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _model_state(request: Request) -> ModelState:
+async def _model_state(request: Request) -> ModelState:
     state: ModelState = request.app.state.model_state
     return state
 
 
-def _ready_model(state: Annotated[ModelState, Depends(_model_state)]) -> LoadedModel:
+async def _ready_model(state: Annotated[ModelState, Depends(_model_state)]) -> LoadedModel:
     return state.require_model()
 
 

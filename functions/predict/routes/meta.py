@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..artifact import ArtifactMetadata
-from ..schemas import ErrorResponse, ReadyResponse
+from ..schemas import ErrorResponse, ModelInfo, ReadyResponse
 from .deps import ModelDep, ModelStateDep
 
 router = APIRouter(tags=["meta"])
@@ -33,9 +32,10 @@ async def ready(state: ModelStateDep) -> ReadyResponse | JSONResponse:
 
 @router.get(
     "/model",
-    response_model=ArtifactMetadata,
+    response_model=ModelInfo,
     responses={503: {"model": ErrorResponse, "description": "Model not loaded"}},
-    summary="The served model's metadata: name, version, digest, features, classes",
+    summary="The served model's metadata: name, version, digest, serving form, features, classes",
 )
-async def model_metadata(model: ModelDep) -> ArtifactMetadata:
-    return model.metadata
+async def model_metadata(model: ModelDep) -> ModelInfo:
+    served = model.metadata.model_dump(exclude={"sklearn_version", "format", "compiled"})
+    return ModelInfo(**served, serving_form=model.serving_form)

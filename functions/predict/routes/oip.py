@@ -16,6 +16,7 @@ from ..oip import InferenceRequest, InferenceResponse, ModelMetadata, model_meta
 from ..oip import rows_from_request as oip_rows
 from ..schemas import ErrorResponse, V1Request, inline_refs
 from .deps import ModelDep, ModelStateDep, SettingsDep
+from .inference import run_model
 
 
 class _ModelName(Convertor[str]):
@@ -38,7 +39,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _named_model(model: ModelDep, name: str, version: str | None = None) -> LoadedModel:
+async def _named_model(model: ModelDep, name: str, version: str | None = None) -> LoadedModel:
     if name != model.metadata.name:
         raise ModelNotFound(f"model {name!r} not found; this server serves {model.metadata.name!r}")
     if version is not None and version != model.metadata.version:
@@ -90,7 +91,7 @@ async def v2_infer(request: Request, model: NamedModel, settings: SettingsDep) -
     infer = validate_as(InferenceRequest, parse_json(await read_body(request, settings.max_body_bytes)))
     names = requested_outputs(infer)
     rows = oip_rows(infer, model.n_features, settings.max_rows)
-    prediction = model.predict(rows, probabilities="predict_proba" in names)
+    prediction = await run_model(model, rows, probabilities="predict_proba" in names)
     return response(model, infer, names, prediction)
 
 
@@ -108,4 +109,4 @@ async def v1_model(model: NamedModel, state: ModelStateDep) -> dict[str, Any]:
 async def v1_predict(request: Request, model: NamedModel, settings: SettingsDep) -> dict[str, Any]:
     v1 = validate_as(V1Request, parse_json(await read_body(request, settings.max_body_bytes)))
     rows = v1.to_rows(model.n_features, settings.max_rows)
-    return {"predictions": model.predict(rows).labels}
+    return {"predictions": (await run_model(model, rows)).labels}

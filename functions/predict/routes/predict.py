@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from ..body import parse_json, read_body, validate_as
 from ..schemas import ErrorResponse, PredictRequest, PredictResponse
 from .deps import ModelDep, SettingsDep
+from .inference import json_response, run_model
 
 router = APIRouter(tags=["predict"])
 
@@ -47,11 +49,9 @@ _REQUEST_BODY = {
     openapi_extra={"requestBody": _REQUEST_BODY},
     summary="Predict labels (and optionally class probabilities) for one row or a batch",
 )
-async def predict(request: Request, model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
+async def predict(request: Request, model: ModelDep, settings: SettingsDep) -> Response:
     body = await read_body(request, settings.max_body_bytes)
     predict_request = validate_as(PredictRequest, parse_json(body))
     rows = predict_request.to_rows(model.n_features, settings.max_rows)
-    # Inline on the event loop: one forest prediction costs milliseconds, less than a
-    # thread hand-off would add on the one-request-at-a-time Lambda path.
-    prediction = model.predict(rows, probabilities=predict_request.probabilities)
-    return predict_request.response(prediction)
+    prediction = await run_model(model, rows, probabilities=predict_request.probabilities)
+    return json_response(predict_request.response(prediction))
