@@ -1,4 +1,5 @@
-"""`python -m compare calibrate|simulate|load`: measure the handler, simulate both platforms, drive a real URL."""
+"""`python -m compare calibrate|sweep|simulate|plans|load`: measure the handler, simulate the platforms and the
+plans between them, recommend one, drive a real URL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .commands import DEFAULT_DEPLOYMENT, DEFAULT_HPA, calibrate, load, report, simulate
+from .commands import DEFAULT_DEPLOYMENT, DEFAULT_HPA, calibrate, load, plans, report, simulate, sweep
 from .platforms.base import parse_distribution
 from .profiles import BUILT_IN
 
@@ -23,6 +24,13 @@ def _print_table(result: dict[str, Any]) -> None:
     for row in rows:
         print(f"{row:<16}" + "".join(f"{result[p][row]:>16,.1f}" for p in platforms))
     print(f"{'cost (USD)':<16}" + "".join(f"{result[p]['cost_usd']['total']:>16,.4f}" for p in platforms))
+    if "lambda_sweep" in result:  # compare sweep: where the Lambda side's times came from
+        swept = result["lambda_sweep"]
+        estimate = " (ESTIMATE: scaled by CPU share)" if swept["estimate"] else ""
+        print(f"lambda times: {swept['memory_mb']} MB from {swept['file']}, {swept['method']}{estimate}")
+    if "recommendation" in result:  # simulate --report: the plans' search, as `compare plans` prints it
+        chosen = result["recommendation"]
+        print(f"recommended plan: {chosen['plan']} (runner-up {chosen['runner_up']}); report: {result['report']}")
     print(
         f"(prices checked {result['prices_checked']}; simulated in "
         + ", ".join(f"{p} {result[p]['simulated_in_s']} s" for p in platforms)
@@ -35,27 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help="simulate Lambda and Kubernetes for a traffic profile")
     sim.add_argument("--platform", choices=["lambda", "k8s", "both"], default="both")
-    _profile_arguments(sim)
-    sim.add_argument("--calibration", type=Path, help="calibration JSON from `compare calibrate`")
-    sim.add_argument("--service", type=parse_distribution, help="warm service time, e.g. exp:0.005 (seconds)")
-    sim.add_argument("--cold", type=parse_distribution, help="whole time of a cold request, e.g. exp:1.2")
-    sim.add_argument("--keep-alive", type=float, default=600.0, help="seconds an idle Lambda environment lives")
-    sim.add_argument("--memory", type=int, default=1024, help="Lambda memory (MB)")
+    _scenario_arguments(sim)
     sim.add_argument("--provisioned", type=int, default=0, help="Lambda provisioned concurrency")
-    sim.add_argument("--concurrency-limit", type=int, default=1000)
-    sim.add_argument("--hpa", type=Path, default=DEFAULT_HPA, help="the HPA manifest to read")
-    sim.add_argument("--deployment", type=Path, default=DEFAULT_DEPLOYMENT, help="Deployment manifest (pod requests)")
-    sim.add_argument("--cpu-request", type=float, help="pod CPU request in cores (default: the Deployment's)")
-    sim.add_argument("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
-    sim.add_argument("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
-    sim.add_argument("--node-provisioning-s", type=float, default=0.0, help="extra start time beyond the nodes' room")
-    sim.add_argument("--pods-per-cluster", type=int, default=1_000_000, help="pods the existing nodes hold")
-    sim.add_argument("--max-queue", type=int, help="requests a pod holds before refusing (503); default unbounded")
-    sim.add_argument("--request-timeout", type=float, default=30.0, help="client/ingress timeout on Kubernetes (s)")
-    sim.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    sim.add_argument("--report", type=Path, help="write an HTML report with charts into this directory")
+    sim.add_argument("--report", type=Path, help="write an HTML report (the plans' recommendation first) here")
     sim.add_argument("--measured", type=Path, help="a `compare load` run to overlay in the report")
+    _plan_arguments(sim, " (for the report's recommendation)")
+
+    plan = commands.add_parser(
+        "plans", help="search provisioned concurrency and a pods + Lambda hybrid; recommend the cheapest within a p99"
+    )
+    _scenario_arguments(plan)
+    _plan_arguments(plan)
+    plan.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    plan.add_argument("--report", type=Path, help="write an HTML report, the recommendation first, into this directory")
+    plan.set_defaults(provisioned=0)
 
     rep = commands.add_parser("report", help="an HTML report of measured runs (from `compare load`)")
     rep.add_argument("--measured", type=Path, nargs="+", required=True, help="`compare load --out` directories")
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     cal.add_argument("--base", type=Path, help="with --from-...: a local calibration for what the source does not hold")
 
+    _sweep_arguments(commands.add_parser("sweep", help="measure the handler at each Lambda memory size's CPU share"))
+
     drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
     drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")
     _profile_arguments(drive)
@@ -86,6 +90,84 @@ def _parser() -> argparse.ArgumentParser:
     drive.add_argument("--out", type=Path, default=Path("compare-runs/latest"), help="where to write the records")
     drive.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
+
+
+def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    """What `simulate` and `plans` both take: the profile, the measured times, both platforms, the prices."""
+    _profile_arguments(parser)
+    add = parser.add_argument
+    add("--calibration", type=Path, help="calibration JSON from `compare calibrate`")
+    add("--service", type=parse_distribution, help="warm service time, e.g. exp:0.005 (seconds)")
+    add("--cold", type=parse_distribution, help="whole time of a cold request, e.g. exp:1.2")
+    add("--keep-alive", type=float, default=600.0, help="seconds an idle Lambda environment lives")
+    add("--memory", type=int, help="Lambda memory (MB); default 1024, or the sweep's chosen size")
+    add("--sweep", type=Path, help="`compare sweep` JSON: Lambda times of its chosen size (or --memory)")
+    add("--concurrency-limit", type=int, default=1000)
+    add("--hpa", type=Path, default=DEFAULT_HPA, help="the HPA manifest to read")
+    add("--deployment", type=Path, default=DEFAULT_DEPLOYMENT, help="Deployment manifest (pod requests)")
+    add("--cpu-request", type=float, help="pod CPU request in cores (default: the Deployment's)")
+    add("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
+    add("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
+    add("--node-provisioning-s", type=float, default=0.0, help="extra start time beyond the nodes' room")
+    add("--pods-per-cluster", type=int, default=1_000_000, help="pods the existing nodes hold")
+    add("--max-queue", type=int, help="requests a pod holds before refusing (503); default unbounded")
+    add("--request-timeout", type=float, default=30.0, help="client/ingress timeout on Kubernetes (s)")
+    add("--prices", type=Path, help="a TOML overriding compare/prices.toml")
+
+
+def _plan_arguments(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    from .plans import DEFAULT_COLD_START_BUDGET, DEFAULT_P99_TARGET_MS, DEFAULT_QUEUE_PER_POD, DEFAULT_SCHEDULE_MINUTES
+
+    add = parser.add_argument
+    add(
+        "--p99-target-ms",
+        type=float,
+        default=DEFAULT_P99_TARGET_MS,
+        help=f"the p99 a plan must meet{purpose} (default {DEFAULT_P99_TARGET_MS:g})",
+    )
+    add(
+        "--cold-start-budget",
+        type=float,
+        default=DEFAULT_COLD_START_BUDGET,
+        help="fraction of requests provisioned-concurrency plans may start cold "
+        f"(default {DEFAULT_COLD_START_BUDGET:g})",
+    )
+    add(
+        "--queue-per-pod",
+        type=int,
+        default=DEFAULT_QUEUE_PER_POD,
+        help=f"hybrid: requests a pod holds before the next goes to Lambda (default {DEFAULT_QUEUE_PER_POD})",
+    )
+    add(
+        "--schedule-minutes",
+        type=int,
+        default=DEFAULT_SCHEDULE_MINUTES,
+        help="scheduled provisioned concurrency: one level per slot of this many minutes "
+        f"(default {DEFAULT_SCHEDULE_MINUTES}: by hour)",
+    )
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(size) for size in text.split(",") if size.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected memory sizes in MB, e.g. 128,512,1769") from exc
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    from .sweep import DEFAULT_SIZES, STRATEGIES
+
+    parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="Lambda memory sizes (MB), e.g. "
+                        + ",".join(map(str, DEFAULT_SIZES)) + " (the default)")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=3, help="cold starts per size, each a fresh process")
+    parser.add_argument("--warm", type=int, default=100, help="warm requests timed per size")
+    parser.add_argument("--balanced-weight", type=float, default=0.5, help="0 = fastest .. 1 = cheapest (Power Tuning)")
+    parser.add_argument("--choose", choices=STRATEGIES, default="balanced", help="the pick `simulate --sweep` uses")
+    parser.add_argument("--estimate", action="store_true", help="no cgroup: measure once, scale by the CPU share")
+    parser.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
+    parser.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
+    parser.add_argument("--out", type=Path, default=Path("compare-runs/sweep.json"))
+    parser.add_argument("--chart", type=Path, default=Path("compare-runs/sweep.png"), help="the PNG chart")
 
 
 def _profile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,12 +185,21 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"simulate": simulate, "calibrate": calibrate, "load": load, "report": report}
+        commands = {"simulate": simulate, "calibrate": calibrate, "load": load, "report": report, "sweep": sweep,
+                    "plans": plans}  # fmt: skip
         result = commands[args.command](args)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.command != "simulate" or args.json:
+    if args.command == "sweep":
+        print(result.pop("table"))
+        print(json.dumps(result))
+    elif args.command == "plans":
+        table = result.pop("table")
+        print(json.dumps(result, indent=2) if args.json else table)
+        if "report" in result and not args.json:
+            print(f"report: {result['report']}")
+    elif args.command != "simulate" or args.json:
         print(json.dumps(result, indent=2))
     else:
         _print_table(result)

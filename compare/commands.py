@@ -15,12 +15,15 @@ from .calibration import Calibration, EntryPointTimes
 from .hpa import HPAParams
 from .load import LoadPlan, read_run, run_load, summarize, write_run
 from .manifests import pod_requests
+from .plans import Targets, evaluate_plans
+from .plans import table as plan_table
 from .platforms.base import Constant, RunRecords
 from .platforms.k8s import K8sConfig
 from .platforms.lambda_ import LambdaConfig
 from .prices import PodResources, PriceBook
 from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
 from .report.html import cost_figures, write_report
+from .report.recommendation import recommendation_section
 from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +67,11 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
         pod_start = args.pod_start or Constant(20.0)
     else:
         raise ValueError("give --calibration FILE, or --service and --cold (e.g. exp:0.005 and const:1.2)")
+    memory = args.memory
+    if args.sweep:  # the Lambda side from a memory sweep: its chosen size, or --memory's
+        from .sweep import Sweep
+
+        memory, lambda_warm, cold_extra = Sweep.read(args.sweep).simulation_inputs(args.memory)
     hpa = _hpa(args)
     pod = pod_requests(args.deployment) if args.deployment.exists() else PodResources(cpu=0.5, memory_gib=0.25)
     cpu_request = args.cpu_request or pod.cpu
@@ -74,7 +82,7 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
         lambda_cold_extra=cold_extra,
         server_warm=server_warm,
         lambda_config=LambdaConfig(
-            memory_mb=args.memory,
+            memory_mb=memory or 1024,
             keep_alive_s=args.keep_alive,
             concurrency_limit=args.concurrency_limit,
             provisioned=args.provisioned,
@@ -101,6 +109,8 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
         "profile": {"name": profile.name, "duration_s": profile.duration_s, "requests": int(scenario.arrivals.size)},
         "prices_checked": book.checked,
     }
+    if args.sweep:
+        result["lambda_sweep"] = _sweep_note(args.sweep, scenario.lambda_config.memory_mb)
     runners = {"lambda": run_lambda, "k8s": run_k8s}
     runs = []
     for name in ("lambda", "k8s") if args.platform == "both" else (args.platform,):
@@ -119,18 +129,17 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def _report(
-    args: argparse.Namespace, scenario: Scenario, book: PriceBook, runs: list[RunRecords], result: dict[str, Any]
-) -> Path:
-    summaries = {
-        name: {**result[key], "cost_usd": result[key]["cost_usd"]["total"]}
-        for key, name in (("lambda", "lambda"), ("k8s", "kubernetes"))
-        if key in result
-    }
-    if args.measured:
-        measured = read_run(args.measured)
-        runs = [*runs, measured]
-        summaries["measured"] = {**measured.summary(), "cost_usd": float("nan")}
+def _targets(args: argparse.Namespace) -> Targets:
+    return Targets(
+        p99_ms=args.p99_target_ms,
+        cold_start_budget=args.cold_start_budget,
+        queue_per_pod=args.queue_per_pod,
+        schedule_minutes=args.schedule_minutes,
+    )
+
+
+def _report_notes(scenario: Scenario, book: PriceBook) -> tuple[dict[str, Any], list[str]]:
+    """The cost-per-million curves and the notes every report of a scenario carries."""
     hpa = scenario.k8s_config.hpa
     costs = cost_figures(
         book,
@@ -146,8 +155,94 @@ def _report(
         f"pod CPU request {scenario.k8s_config.cpu_request} cores. Lambda: {scenario.lambda_config.memory_mb} MB, "
         f"keep-alive {scenario.lambda_config.keep_alive_s:.0f} s, provisioned {scenario.lambda_config.provisioned}.",
     ]
+    return costs, notes
+
+
+def _report(
+    args: argparse.Namespace, scenario: Scenario, book: PriceBook, runs: list[RunRecords], result: dict[str, Any]
+) -> Path:
+    """simulate --report: the plans' recommendation first, then both platforms (and a measured run)."""
+    summaries = {
+        name: {**result[key], "cost_usd": result[key]["cost_usd"]["total"]}
+        for key, name in (("lambda", "lambda"), ("k8s", "kubernetes"))
+        if key in result
+    }
+    if args.measured:
+        measured = read_run(args.measured)
+        runs = [*runs, measured]
+        summaries["measured"] = {**measured.summary(), "cost_usd": float("nan")}
+    found = evaluate_plans(scenario, book, _targets(args), result["profile"]["name"])
+    result["recommendation"] = found.recommendation.to_json()
+    costs, notes = _report_notes(scenario, book)
     title = f"twinserve: {result['profile']['name']} profile, {result['profile']['requests']:,} requests"
-    return write_report(args.report, title, runs, summaries=summaries, costs=costs, notes=notes)
+    top = recommendation_section(found, args.report)
+    return write_report(args.report, title, runs, summaries=summaries, costs=costs, notes=notes, top=top,
+                        extra_summary={"plans": found.to_json()})  # fmt: skip
+
+
+def plans(args: argparse.Namespace) -> dict[str, Any]:
+    """Provisioned concurrency (constant and scheduled), the hybrid, and both platforms: the cheapest within a p99."""
+    profile = _profile(args)
+    scenario = _scenario(args, profile)
+    book = PriceBook.load(args.prices)
+    found = evaluate_plans(scenario, book, _targets(args), profile.name)
+    result = found.to_json()
+    if args.report:
+        shown = [plan for plan in found.plans if plan.run is not None and plan.same_as is None]
+        summaries = {plan.name: {**plan.run.summary(), "cost_usd": plan.cost["total"]} for plan in shown if plan.run}
+        costs, notes = _report_notes(scenario, book)
+        title = f"twinserve: plans for the {profile.name} profile, {found.requests:,} requests"
+        page = write_report(args.report, title, [plan.run for plan in shown if plan.run], summaries=summaries,
+                            costs=costs, notes=notes, top=recommendation_section(found, args.report),
+                            extra_summary={"plans": result})  # fmt: skip
+        result["report"] = str(page)
+    result["table"] = plan_table(found)
+    return result
+
+
+# --- the memory sweep (compare/sweep.py) -------------------------------------------------------
+
+
+def _sweep_note(path: Path, memory_mb: int) -> dict[str, Any]:
+    from .sweep import Sweep
+
+    swept = Sweep.read(path)
+    return {
+        "file": str(path),
+        "memory_mb": memory_mb,
+        "pick": [name for name, mb in swept.picks.items() if mb == memory_mb],
+        "method": swept.method,
+        "estimate": swept.size(memory_mb).estimate,
+    }
+
+
+def sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure the handler at each Lambda memory size's CPU share; price each; pick as Power Tuning does."""
+    import os
+
+    from . import sweep as sweeping
+    from .report.sweep_chart import sweep_chart
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+    if args.model_dir:
+        env["PREDICT_MODEL_DIR"] = str(args.model_dir)
+    controller, note = sweeping.find_controller(estimate=args.estimate)  # the note ends the table
+    result = sweeping.run_sweep(
+        args.sizes,
+        sweeping.measurer(env, sweeping.predict_handler(), runs=args.runs, warm=args.warm),
+        PriceBook.load(args.prices),
+        controller=controller,
+        note=note,
+        balanced_weight=args.balanced_weight,
+        chosen=args.choose,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    result.write(args.out)
+    chart = sweep_chart(result, args.chart) if args.chart else None
+    return {"out": str(args.out), "chart": str(chart) if chart else None, "table": sweeping.table(result)}
+
+
+# --- end of the memory sweep -----------------------------------------------------------------
 
 
 def calibrate_from_lambda_logs(args: argparse.Namespace) -> dict[str, Any]:

@@ -51,6 +51,14 @@ class LambdaUsage:
     provisioned: int = 0  # provisioned concurrency, environments
     provisioned_seconds: float = 0.0  # how long that provisioned concurrency was configured
     billed_ms_on_provisioned: float = 0.0  # part of billed_ms_total served by provisioned environments
+    # Environment-seconds of provisioned concurrency (a schedule's levels x their slots); when None,
+    # provisioned x provisioned_seconds.
+    provisioned_environment_seconds: float | None = None
+
+    @property
+    def provisioned_env_s(self) -> float:
+        given = self.provisioned_environment_seconds
+        return self.provisioned * self.provisioned_seconds if given is None else given
 
 
 def lambda_cost(usage: LambdaUsage, book: PriceBook, *, through_http_api: bool = True) -> dict[str, float]:
@@ -62,10 +70,7 @@ def lambda_cost(usage: LambdaUsage, book: PriceBook, *, through_http_api: bool =
         "requests": usage.requests / 1e6 * book.lambda_price("per_million_requests"),
         "duration": on_demand_gb_s * book.lambda_price("per_gb_second", arch)
         + provisioned_gb_s * book.lambda_price("provisioned_duration_per_gb_second", arch),
-        "provisioned": usage.provisioned
-        * gb
-        * usage.provisioned_seconds
-        * book.lambda_price("provisioned_per_gb_second", arch),
+        "provisioned": usage.provisioned_env_s * gb * book.lambda_price("provisioned_per_gb_second", arch),
         "http_api": usage.requests / 1e6 * float(book.raw["http_api"]["per_million_requests"])
         if through_http_api
         else 0.0,

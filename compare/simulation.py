@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from .platforms.base import THROTTLED, Distribution, RunRecords
+from .platforms.hybrid import HybridConfig, simulate_hybrid
 from .platforms.k8s import K8sConfig, simulate_k8s
-from .platforms.lambda_ import LambdaConfig, simulate_lambda
+from .platforms.lambda_ import LambdaConfig, provisioned_environment_seconds, simulate_lambda
 from .prices import LambdaUsage, PodResources, PriceBook, kubernetes_cost, lambda_cost
 
 
@@ -30,22 +31,50 @@ def run_lambda(scenario: Scenario, book: PriceBook) -> tuple[RunRecords, dict[st
     run = simulate_lambda(
         scenario.arrivals, scenario.lambda_warm, scenario.lambda_cold_extra, scenario.lambda_config, scenario.seed
     )
+    return run, lambda_cost(_lambda_usage(run, run.status != THROTTLED, scenario), book)
+
+
+def _lambda_usage(run: RunRecords, billed: np.ndarray, scenario: Scenario) -> LambdaUsage:
+    """What Lambda bills for the run: `billed` marks the requests it answered (throttled ones are free)."""
     config = scenario.lambda_config
-    usage = LambdaUsage(
-        requests=int((run.status != THROTTLED).sum()),  # throttled requests are not billed
+    return LambdaUsage(
+        requests=int(billed.sum()),
         billed_ms_total=run.extra["billed_ms_total"],
         memory_mb=config.memory_mb,
         provisioned=config.provisioned,
         provisioned_seconds=scenario.duration_s,
         billed_ms_on_provisioned=run.extra["billed_ms_on_provisioned"],
+        provisioned_environment_seconds=provisioned_environment_seconds(config, scenario.duration_s),
     )
-    return run, lambda_cost(usage, book)
 
 
 def run_k8s(scenario: Scenario, book: PriceBook) -> tuple[RunRecords, dict[str, Any]]:
     run = simulate_k8s(scenario.arrivals, scenario.server_warm, scenario.k8s_config, scenario.seed)
     pod = PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib)
     return run, kubernetes_cost(run.extra["pod_seconds"], pod, scenario.duration_s, book)
+
+
+def run_hybrid(scenario: Scenario, book: PriceBook, pods: int, queue_per_pod: int) -> tuple[RunRecords, dict[str, Any]]:
+    """`pods` always-on pods (priced as the Kubernetes platform's), the overflow on the scenario's Lambda
+    (priced as Lambda: requests, GB-s, HTTP API). No pods: no cluster, and nothing but Lambda to pay."""
+    config = HybridConfig(pods, queue_per_pod, scenario.lambda_config, scenario.k8s_config.request_timeout_s)
+    run = simulate_hybrid(
+        scenario.arrivals,
+        scenario.server_warm,
+        scenario.lambda_warm,
+        scenario.lambda_cold_extra,
+        config,
+        seed=scenario.seed,
+    )
+    pod = PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib)
+    cluster = kubernetes_cost(run.extra["pod_seconds"], pod, scenario.duration_s, book) if pods else {}
+    overflow = lambda_cost(_lambda_usage(run, run.per_request["on_lambda"] & (run.status != THROTTLED), scenario), book)
+    parts = {
+        **{k: v for k, v in cluster.items() if k != "total"},
+        **{k: v for k, v in overflow.items() if k != "total"},
+    }
+    parts["total"] = sum(parts.values())
+    return run, parts
 
 
 def scenario_figures(run: RunRecords, summary: dict[str, float]) -> dict[str, float]:

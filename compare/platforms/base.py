@@ -88,6 +88,7 @@ class RunRecords:
     instances: np.ndarray = field(default_factory=lambda: np.empty(0))  # environments or replicas
     busy: np.ndarray = field(default_factory=lambda: np.empty(0))  # busy environments or ready replicas
     extra: dict[str, float] = field(default_factory=dict)  # platform totals (billed ms, pod-seconds...)
+    per_request: dict[str, np.ndarray] = field(default_factory=dict)  # platform arrays (billed ms...), not summed
 
     def summary(self) -> dict[str, float]:
         ok = self.status == OK

@@ -1,16 +1,25 @@
 """AWS Lambda, simulated: one request per execution environment, cold starts, reclaim, limits.
 
-A request takes the most recently freed idle environment (provisioned ones first); with none
-idle, a new environment starts and the request pays its init time, unless the function is at
-its concurrency limit or has already started its burst of new environments in the last 10 s,
-in which case the request is throttled (429). Idle on-demand environments are reclaimed after
-`keep_alive_s`. A request that takes longer than the HTTP API's 30 s gets a 504 at the client
-while the function runs on (and is billed) to the end.
+A request takes the most recently freed idle environment (provisioned ones first: a request that
+lands on a provisioned environment never starts cold); with none idle, a new environment starts
+and the request pays its init time, unless the function is at its concurrency limit or has
+already started its burst of new environments in the last 10 s, in which case the request is
+throttled (429). Idle on-demand environments are reclaimed after `keep_alive_s`. A request that
+takes longer than the HTTP API's 30 s gets a 504 at the client while the function runs on (and
+is billed) to the end.
+
+Provisioned concurrency is either constant (`provisioned`) or scheduled, as Application Auto
+Scaling's scheduled actions set it: one level per slot of the day (`provisioned_schedule`, e.g. 24
+levels of an hour each), the run's t = 0 being 00:00, repeating daily. A raised level is ready at
+its slot's start (the scheduled action is set early enough for the environments to initialise);
+at a lowered one, idle provisioned environments go at once and busy ones when their request ends.
+Requests beyond the provisioned environments spill to on-demand ones, cold starts and all.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -19,6 +28,7 @@ import numpy as np
 from .base import OK, THROTTLED, TIMED_OUT, Distribution, RunRecords
 
 BURST_WINDOW_S = 10.0
+DAY_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -27,8 +37,42 @@ class LambdaConfig:
     keep_alive_s: float = 600.0  # AWS does not document it; minutes, varying
     concurrency_limit: int = 1000  # account default, or the function's reserved concurrency
     new_environments_per_10s: int = 1000
-    provisioned: int = 0
+    provisioned: int = 0  # constant provisioned concurrency, environments
     api_timeout_s: float = 30.0  # HTTP API integration timeout, a hard limit
+    provisioned_schedule: tuple[int, ...] = ()  # a level per slot of the day; overrides `provisioned`
+    schedule_slot_s: float = 3600.0  # length of each slot: len(provisioned_schedule) x slot = one day
+
+    def __post_init__(self) -> None:
+        if self.provisioned < 0 or any(level < 0 for level in self.provisioned_schedule):
+            raise ValueError("provisioned concurrency cannot be negative")
+        if self.provisioned_schedule and not math.isclose(len(self.provisioned_schedule) * self.schedule_slot_s, DAY_S):
+            raise ValueError(
+                f"a provisioned-concurrency schedule covers one day: {len(self.provisioned_schedule)} slots of "
+                f"{self.schedule_slot_s:g} s do not"
+            )
+
+    def provisioned_in_slot(self, index: int) -> int:
+        """The provisioned level of the `index`-th slot since the run's start (constant: any index)."""
+        schedule = self.provisioned_schedule
+        return schedule[index % len(schedule)] if schedule else self.provisioned
+
+
+def slot_seconds(duration_s: float, slot_s: float, slots: int) -> np.ndarray:
+    """Seconds of [0, duration_s) in each of the day's `slots` slots, summed over the days."""
+    seconds = np.zeros(slots)
+    whole = int(duration_s // slot_s)
+    np.add.at(seconds, np.arange(whole) % slots, slot_s)
+    seconds[whole % slots] += duration_s - whole * slot_s
+    return seconds
+
+
+def provisioned_environment_seconds(config: LambdaConfig, duration_s: float) -> float:
+    """Environment-seconds of provisioned concurrency configured over the run: what its fee is billed on.
+    (AWS rounds each configured period up to 5 minutes; the simulation does not.)"""
+    if not config.provisioned_schedule:
+        return config.provisioned * duration_s
+    levels = np.asarray(config.provisioned_schedule, dtype=float)
+    return float(levels @ slot_seconds(duration_s, config.schedule_slot_s, levels.size))
 
 
 class _Environments:
@@ -38,18 +82,45 @@ class _Environments:
         self.config = config
         self.busy: list[tuple[float, bool]] = []  # heap of (free at, provisioned?)
         self.idle: deque[float] = deque()  # on-demand, idle since: oldest left, newest right
-        self.provisioned_idle = config.provisioned
+        self.level = config.provisioned_in_slot(0)
+        self.provisioned_idle = self.level
+        self.retiring = 0  # busy provisioned environments to deallocate when they finish (level lowered)
+        self.slot = 0
+        self.next_change = config.schedule_slot_s if config.provisioned_schedule else math.inf
         self.started: deque[float] = deque()  # environment start times within the burst window
 
-    def advance(self, now: float) -> None:
-        """Free what finished by `now`, then reclaim what has idled past the keep-alive."""
+    def _free(self, now: float) -> None:
         busy, idle = self.busy, self.idle
         while busy and busy[0][0] <= now:
             free_at, provisioned = heapq.heappop(busy)
-            if provisioned:
-                self.provisioned_idle += 1
-            else:
+            if not provisioned:
                 idle.append(free_at)
+            elif self.retiring:
+                self.retiring -= 1
+            else:
+                self.provisioned_idle += 1
+
+    def _set_level(self, level: int) -> None:
+        change, self.level = level - self.level, level
+        if change > 0:  # first keep environments that were to go, then add idle ones
+            kept = min(change, self.retiring)
+            self.retiring -= kept
+            self.provisioned_idle += change - kept
+        elif change < 0:  # idle ones go now, busy ones when they finish
+            dropped = min(-change, self.provisioned_idle)
+            self.provisioned_idle -= dropped
+            self.retiring += -change - dropped
+
+    def advance(self, now: float) -> None:
+        """Free what finished by `now` (applying scheduled changes in order), then reclaim what idled
+        past the keep-alive."""
+        while self.next_change <= now:
+            self._free(self.next_change)
+            self.slot += 1
+            self._set_level(self.config.provisioned_in_slot(self.slot))
+            self.next_change = (self.slot + 1) * self.config.schedule_slot_s
+        self._free(now)
+        idle = self.idle
         cutoff = now - self.config.keep_alive_s
         while idle and idle[0] < cutoff:
             idle.popleft()
@@ -141,6 +212,7 @@ def _records(
         seconds=np.arange(instances.size, dtype=float),
         instances=instances,
         busy=busy_now,
+        per_request={"billed_ms": billed_ms, "on_provisioned": routes == "provisioned"},
         extra={
             "billed_ms_total": float(billed_ms.sum()),
             "billed_ms_on_provisioned": float(billed_ms[routes == "provisioned"].sum()),

@@ -98,7 +98,11 @@ def write_report(
     summaries: Mapping[str, Mapping[str, float]],
     costs: Mapping[str, Any] | None,
     notes: Sequence[str] = (),
+    top: str = "",
+    extra_summary: Mapping[str, Any] | None = None,
 ) -> Path:
+    """The page (index.html), summary.json and per-second CSVs in `out_dir`. `top`: HTML that opens the
+    page, before the verdict (the recommendation); `extra_summary`: more keys for summary.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for run in runs:
         write_per_second(run, out_dir / f"{run.platform}_per_second.csv")
@@ -124,6 +128,7 @@ td {{ text-align: right; font-variant-numeric: tabular-nums; }} th {{ text-align
 img {{ max-width: 100%; }} .note {{ color: #4a5568; font-size: .9em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
+{top}
 <p>{verdict}</p>
 {_table(summaries)}
 {"".join(images)}
@@ -132,7 +137,11 @@ img {{ max-width: 100%; }} .note {{ color: #4a5568; font-size: .9em; }}
 """
     (out_dir / "index.html").write_text(page)
     (out_dir / "summary.json").write_text(
-        json.dumps({"title": title, "summaries": summaries, "crossover_req_per_s": crossover}, indent=2, default=float)
+        json.dumps(
+            {"title": title, "summaries": summaries, "crossover_req_per_s": crossover, **(extra_summary or {})},
+            indent=2,
+            default=float,
+        )
         + "\n"
     )
     return out_dir / "index.html"

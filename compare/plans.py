@@ -1,0 +1,760 @@
+"""Plans beyond pure Lambda or pure Kubernetes: search them for a profile, then recommend one.
+
+Five plans, each evaluated by the simulators on the scenario's one arrival sequence (and its one
+draw of service and init times, so the candidates differ only by the plan):
+
+- Lambda on demand;
+- Lambda with provisioned concurrency (PC) at a constant level: the one that costs least while
+  at most `cold_start_budget` of the run's requests start cold;
+- Lambda with PC scheduled by slot of the day (Application Auto Scaling scheduled actions; an
+  hour by default), the levels that cost least within the same budget;
+- hybrid: N always-on pods, the overflow beyond `queue_per_pod` requests a pod on Lambda, with
+  the N that costs least while meeting the p99 target;
+- Kubernetes with its HPA, as the manifest sets it.
+
+The PC search starts from the level the price book says pays for itself: an environment busy a
+fraction u of the time costs `pc` per GB-s provisioned plus `u x pc_duration` instead of
+`u x on_demand`, so PC is cheaper at u > pc / (on_demand - pc_duration) (0.6 at list prices), and
+under PC-first routing the k-th environment is busy about as often as k or more requests are in
+flight: the guess is that quantile of the on-demand run's busy environments (per slot, for a
+schedule). Phase 1 walks from the guess to each slot's cheapest level; phase 2 raises the levels,
+if need be, by the least that meets the cold-start budget (search_provisioned says how). Levels
+stop at the on-demand run's peak concurrency, at and above which no request can start cold. A
+constant level is a schedule too: where it costs no more, the scheduled plan is that level.
+The hybrid search tries N = 1, 2, ... up to the pods that carry the peak alone at half load, and
+stops where the pods' fees alone cost more than the best plan found.
+
+A plan's p99 counts every request, a failed one (throttled, refused, timed out) as slower than
+any answer: a plan that fails more than 1 % of requests misses every target. The recommendation
+is the cheapest distinct plan that meets the p99 target, the next cheapest its runner-up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .platforms.base import OK, THROTTLED, RunRecords
+from .platforms.lambda_ import DAY_S, LambdaConfig, slot_seconds
+from .prices import MB_PER_GB, Architecture, PodResources, PriceBook, kubernetes_cost
+from .simulation import Scenario, run_hybrid, run_k8s, run_lambda
+
+DEFAULT_P99_TARGET_MS = 100.0
+DEFAULT_COLD_START_BUDGET = 0.01
+DEFAULT_QUEUE_PER_POD = 4
+DEFAULT_SCHEDULE_MINUTES = 60
+HYBRID_POD_LOAD = 0.5  # the hybrid search's largest N carries the peak rate at this load per pod
+MAX_HYBRID_CANDIDATES = 24
+MAX_PC_ROUNDS = 24  # rounds of phase 1 of the provisioned-concurrency search, three simulations at most each
+ARCH: Architecture = "x86_64"  # what the simulated Lambda is priced as (LambdaUsage's default)
+
+
+@dataclass(frozen=True)
+class Targets:
+    p99_ms: float = DEFAULT_P99_TARGET_MS
+    cold_start_budget: float = DEFAULT_COLD_START_BUDGET  # fraction of requests that may start cold
+    queue_per_pod: int = DEFAULT_QUEUE_PER_POD  # hybrid: requests a pod holds before overflowing
+    schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES  # scheduled PC: length of each slot of the day
+
+    def __post_init__(self) -> None:
+        if self.p99_ms <= 0 or not 0 <= self.cold_start_budget <= 1:
+            raise ValueError("the p99 target must be positive and the cold-start budget a fraction (0 to 1)")
+        if self.schedule_minutes <= 0 or (24 * 60) % self.schedule_minutes:
+            raise ValueError(f"schedule slots must divide the day: {self.schedule_minutes} minutes do not")
+
+
+@dataclass
+class Plan:
+    name: str  # lambda, lambda-pc, lambda-pc-scheduled, hybrid, kubernetes
+    label: str
+    setting: str  # what to configure, in words
+    cost: dict[str, float]  # USD for the run, by part, and "total"
+    requests: int
+    p99_ms: float  # over every request, failures counting as slower than any answer
+    cold_start_fraction: float
+    failed: int
+    key: tuple[Any, ...]  # the effective configuration: plans with equal keys are the same plan
+    details: dict[str, Any] = field(default_factory=dict)
+    simulations: int = 1
+    same_as: str | None = None  # the name of an earlier plan with the same key
+    note: str = ""  # why the search came to what it did, where that needs saying
+    run: RunRecords | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def per_million_usd(self) -> float:
+        return self.cost["total"] / self.requests * 1e6 if self.requests else math.nan
+
+    def meets(self, p99_target_ms: float) -> bool:
+        return self.p99_ms <= p99_target_ms
+
+    def to_json(self, p99_target_ms: float) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "setting": self.setting,
+            "cost_usd": {k: round(v, 6) for k, v in self.cost.items()},
+            "per_million_usd": round(self.per_million_usd, 4),
+            "p99_ms": round(self.p99_ms, 3) if math.isfinite(self.p99_ms) else None,
+            "cold_start_fraction": round(self.cold_start_fraction, 6),
+            "failed": self.failed,
+            "meets_p99_target": self.meets(p99_target_ms),
+            "same_as": self.same_as,
+            "note": self.note,
+            "simulations": self.simulations,
+            "details": self.details,
+        }
+
+
+def plan_p99_ms(run: RunRecords) -> float:
+    """The 99th percentile (nearest rank) of every request's latency, a failure counting as infinite."""
+    if run.status.size == 0:
+        return math.nan
+    latency = np.where(run.status == OK, run.latency_s, np.inf)
+    return float(np.percentile(latency, 99, method="higher")) * 1000
+
+
+def _plan(
+    name: str, label: str, setting: str, *, run: RunRecords, cost: dict[str, float], key: tuple[Any, ...]
+) -> Plan:
+    answered = int((run.status != THROTTLED).sum())
+    return Plan(
+        name=name,
+        label=label,
+        setting=setting,
+        cost=cost,
+        requests=int(run.status.size),
+        p99_ms=plan_p99_ms(run),
+        cold_start_fraction=float(run.cold.sum()) / answered if answered else 0.0,
+        failed=int((run.status != OK).sum()),
+        key=key,
+        run=run,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Provisioned concurrency
+
+
+def concurrency_at_arrivals(arrivals: np.ndarray, durations_s: np.ndarray) -> np.ndarray:
+    """Requests in flight at each (sorted) arrival, itself included."""
+    ends = np.sort(arrivals + durations_s)
+    return np.arange(1, arrivals.size + 1) - np.searchsorted(ends, arrivals, side="right")
+
+
+def break_even_utilization(book: PriceBook, arch: Architecture = ARCH) -> float:
+    """The share of time a provisioned environment must be busy to cost no more than on demand."""
+    saving = book.lambda_price("per_gb_second", arch) - book.lambda_price("provisioned_duration_per_gb_second", arch)
+    fee = book.lambda_price("provisioned_per_gb_second", arch)
+    return fee / saving if saving > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """The slots of the day a PC level is set for: one for a constant level."""
+
+    count: int
+    slot_s: float | None  # None: constant
+    of_arrival: np.ndarray  # slot index of each request
+    seconds: np.ndarray  # seconds of the run in each slot
+
+    @classmethod
+    def make(cls, scenario: Scenario, slot_s: float | None) -> _Slots:
+        if slot_s is None:
+            return cls(1, None, np.zeros(scenario.arrivals.size, dtype=int), np.array([scenario.duration_s]))
+        count = round(DAY_S / slot_s)
+        return cls(
+            count,
+            slot_s,
+            (scenario.arrivals // slot_s).astype(int) % count,
+            slot_seconds(scenario.duration_s, slot_s, count),
+        )
+
+    def of_times(self, times: np.ndarray) -> np.ndarray:
+        if self.slot_s is None:
+            return np.zeros(times.size, dtype=int)
+        return (times // self.slot_s).astype(int) % self.count
+
+    def config(self, base: LambdaConfig, levels: np.ndarray) -> LambdaConfig:
+        if self.slot_s is None:
+            return replace(base, provisioned=int(levels[0]), provisioned_schedule=())
+        return replace(base, provisioned=0, provisioned_schedule=tuple(int(v) for v in levels),
+                       schedule_slot_s=self.slot_s)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _SlotFigures:
+    cost: np.ndarray  # USD per slot: requests, duration, PC fee
+    cold: np.ndarray
+    answered: np.ndarray
+
+    def within(self, budget: float) -> bool:
+        """The whole run within the cold-start budget."""
+        return bool(self.cold.sum() <= budget * self.answered.sum())
+
+
+def _slot_figures(
+    run: RunRecords, levels: np.ndarray, slots: _Slots, scenario: Scenario, book: PriceBook
+) -> _SlotFigures:
+    """Each slot's cost and cold starts in a run with these levels, priced as prices.lambda_cost does."""
+    config, arch = scenario.lambda_config, ARCH
+    gb = config.memory_mb / MB_PER_GB
+    answered = run.status != THROTTLED
+    billed_ms, on_pc = run.per_request["billed_ms"], run.per_request["on_provisioned"]
+    http_api = float(book.raw["http_api"]["per_million_requests"])
+    per_request = (book.lambda_price("per_million_requests") + http_api) / 1e6
+    on_demand_ms = np.bincount(slots.of_arrival, weights=np.where(on_pc, 0.0, billed_ms), minlength=slots.count)
+    provisioned_ms = np.bincount(slots.of_arrival, weights=np.where(on_pc, billed_ms, 0.0), minlength=slots.count)
+    count = np.bincount(slots.of_arrival, weights=answered.astype(float), minlength=slots.count)
+    cost = (
+        count * per_request
+        + on_demand_ms / 1000 * gb * book.lambda_price("per_gb_second", arch)
+        + provisioned_ms / 1000 * gb * book.lambda_price("provisioned_duration_per_gb_second", arch)
+        + levels * slots.seconds * gb * book.lambda_price("provisioned_per_gb_second", arch)
+    )
+    cold = np.bincount(slots.of_arrival, weights=run.cold.astype(float), minlength=slots.count)
+    return _SlotFigures(cost, cold, count)
+
+
+@dataclass
+class PCSearch:
+    levels: np.ndarray
+    run: RunRecords
+    cost: dict[str, float]
+    simulations: int
+    peaks: np.ndarray
+    guess: np.ndarray
+    cheapest: np.ndarray  # phase 1's levels, before any raise for the cold-start budget
+    within_budget: bool
+
+
+class _Evaluator:
+    """Runs of the scenario at given PC levels: figures memoised by level, only the latest run kept (a
+    big profile's run is large), any other run simulated again when asked for."""
+
+    def __init__(self, scenario: Scenario, book: PriceBook, on_demand: Plan, base: RunRecords, slots: _Slots) -> None:
+        self.scenario, self.book, self.on_demand, self.base, self.slots = scenario, book, on_demand, base, slots
+        self.simulations = 0
+        self.figures: dict[tuple[int, ...], _SlotFigures] = {}
+        self.latest: tuple[tuple[int, ...], RunRecords, dict[str, float]] | None = None
+
+    def __call__(self, levels: np.ndarray) -> _SlotFigures:
+        key = tuple(levels.tolist())
+        if key not in self.figures:
+            run, _ = self.run(levels)
+            self.figures[key] = _slot_figures(run, levels, self.slots, self.scenario, self.book)
+        return self.figures[key]
+
+    def run(self, levels: np.ndarray) -> tuple[RunRecords, dict[str, float]]:
+        key = tuple(levels.tolist())
+        if not levels.any():
+            return self.base, self.on_demand.cost
+        if self.latest is None or self.latest[0] != key:
+            self.simulations += 1
+            config = self.slots.config(self.scenario.lambda_config, levels)
+            run, cost = run_lambda(replace(self.scenario, lambda_config=config), self.book)
+            self.latest = (key, run, cost)
+        return self.latest[1], self.latest[2]
+
+
+def search_provisioned(
+    scenario: Scenario, book: PriceBook, on_demand: Plan, budget: float, slot_s: float | None
+) -> PCSearch:
+    """The PC level (slot_s None) or levels per slot of the day that cost least with at most `budget` of the
+    run's requests cold. `on_demand` is the scenario's plan without PC: its busy environments guide
+    the guess, its concurrency bounds the search, and it is the candidate with every level at 0.
+
+    Phase 1: each slot's cheapest level by cost alone, a pattern search from the guess (every slot
+    moves at once and keeps its own best; each round ends on the combination as simulated, since a
+    slot hands its on-demand environments, or their absence, to the next). Phase 2, if the run then
+    starts more than the budget cold: the slots that had cold starts are raised together by the
+    least amount that meets it (bisection), those that start cold once they are raised joining them
+    (a slot after a raised one finds fewer on-demand environments warm); failing that every slot goes
+    to its peak concurrency, where no request can start cold (a request on a provisioned
+    environment is never slower than on demand, so the concurrency can only be lower). For one
+    slot, with cost convex in the level and cold starts falling with it, this is the optimum."""
+    if on_demand.run is None:
+        raise ValueError("the provisioned-concurrency search needs the on-demand plan's run")
+    base = on_demand.run
+    slots = _Slots.make(scenario, slot_s)
+    durations = np.where(base.status == THROTTLED, 0.0, base.per_request["billed_ms"] / 1000)
+    peaks = np.zeros(slots.count, dtype=int)
+    np.maximum.at(peaks, slots.of_arrival, concurrency_at_arrivals(scenario.arrivals, durations))
+    busy_slot = slots.of_times(base.seconds)
+    u = break_even_utilization(book)
+    guess = np.zeros(slots.count, dtype=int)
+    if u < 1:
+        for slot in np.unique(busy_slot):
+            guess[slot] = int(np.quantile(base.busy[busy_slot == slot], 1 - u, method="lower"))
+    guess = np.minimum(guess, peaks)
+    evaluate = _Evaluator(scenario, book, on_demand, base, slots)
+    reached = slots.seconds > 0
+    cheapest = _cheapest_levels(evaluate, guess, peaks, reached)
+    levels = _within_budget(evaluate, cheapest, peaks, reached, budget)
+    run, cost = evaluate.run(levels)
+    return PCSearch(levels, run, cost, evaluate.simulations, peaks, guess, cheapest, evaluate(levels).within(budget))
+
+
+def _cheapest_levels(evaluate: _Evaluator, guess: np.ndarray, peaks: np.ndarray, reached: np.ndarray) -> np.ndarray:
+    """Phase 1: steps of one from the guess, doubled where a slot gains, halved where it does not."""
+    levels = guess.copy()
+    cost = evaluate(levels).cost
+    step = np.where(reached, 1, 0)  # slots the run never reaches stay at 0
+    for _ in range(MAX_PC_ROUNDS):
+        if not step.any():
+            break
+        proposal, moved, best = levels.copy(), np.zeros(levels.size, dtype=bool), cost.copy()
+        for candidate in (np.minimum(levels + step, peaks), np.maximum(levels - step, 0)):
+            if not np.array_equal(candidate, levels):
+                trial = evaluate(candidate).cost
+                better = (candidate != levels) & (trial < best)
+                proposal, best = np.where(better, candidate, proposal), np.where(better, trial, best)
+                moved |= better
+        step = np.where(moved, step * 2, step // 2)
+        levels, cost = proposal, evaluate(proposal).cost
+    return levels
+
+
+def _within_budget(
+    evaluate: _Evaluator, levels: np.ndarray, peaks: np.ndarray, reached: np.ndarray, budget: float
+) -> np.ndarray:
+    """Phase 2: the least common raise, of the slots that start cold, that keeps the run within the budget."""
+    figures = evaluate(levels)
+    if figures.within(budget):
+        return levels
+    raised = (figures.cold > 0) & reached
+
+    def lifted(by: int) -> np.ndarray:
+        return np.where(raised, np.minimum(levels + by, peaks), levels)
+
+    for _ in range(int(reached.sum())):
+        top = int((peaks - levels)[raised].max(initial=0))
+        at_top = evaluate(lifted(top))
+        if at_top.within(budget):
+            low, high = 0, top  # low: over the budget, high: within it
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if evaluate(lifted(middle)).within(budget) else (middle, high)
+            return lifted(high)
+        grown = raised | ((at_top.cold > 0) & reached)
+        if np.array_equal(grown, raised):
+            break
+        raised = grown
+    return np.where(reached, peaks, levels)
+
+
+def _schedule_text(levels: Sequence[int], slot_s: float, reached: np.ndarray) -> str:
+    """Consecutive slots with the same level as one range: '00:00-07:00 2, 07:00-19:00 6, ...'."""
+    parts, start = [], 0
+    for index in range(1, len(levels) + 1):
+        if index == len(levels) or levels[index] != levels[start]:
+            parts.append(f"{_clock(start * slot_s)}-{_clock(index * slot_s)} {levels[start]}")
+            start = index
+    unreached = "" if reached.all() else " (slots the profile does not reach: 0)"
+    return ", ".join(parts) + unreached
+
+
+def _clock(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hybrid
+
+
+def peak_rate(arrivals: np.ndarray, window_s: float = 60.0) -> float:
+    """Requests per second in the busiest `window_s` (whole windows from t = 0)."""
+    if arrivals.size == 0:
+        return 0.0
+    return float(np.bincount((arrivals // window_s).astype(int)).max()) / window_s
+
+
+def hybrid_pod_bound(scenario: Scenario) -> int:
+    """The largest N the hybrid search tries: pods that carry the peak rate alone at HYBRID_POD_LOAD."""
+    busy = peak_rate(scenario.arrivals) * scenario.server_warm.mean
+    return max(1, math.ceil(busy / HYBRID_POD_LOAD))
+
+
+def _pods_only_cost(scenario: Scenario, book: PriceBook, pods: int) -> float:
+    """What N pods and the cluster cost before any request reaches Lambda: a lower bound of the hybrid's cost."""
+    pod = PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib)
+    horizon = int(np.ceil(scenario.arrivals[-1])) + 1 if scenario.arrivals.size else 0
+    return kubernetes_cost(pods * horizon, pod, scenario.duration_s, book)["total"]
+
+
+@dataclass
+class HybridSearch:
+    pods: int
+    run: RunRecords
+    cost: dict[str, float]
+    simulations: int
+    tried: dict[int, dict[str, float]]  # N -> cost total, p99 ms, overflow fraction
+
+
+def search_hybrid(
+    scenario: Scenario, book: PriceBook, on_demand: Plan, p99_target_ms: float, queue_per_pod: int
+) -> HybridSearch:
+    """The N that costs least with p99 within the target (none meets it: the N with the lowest p99).
+    N = 0 is `on_demand` (the hybrid without pods is Lambda alone)."""
+    bound = hybrid_pod_bound(scenario)
+    candidates = list(range(1, bound + 1))
+    if len(candidates) > MAX_HYBRID_CANDIDATES:
+        candidates = sorted({int(n) for n in np.linspace(1, bound, MAX_HYBRID_CANDIDATES).round()})
+    if on_demand.run is None:
+        raise ValueError("the hybrid search needs the on-demand plan's run")
+    best = _hybrid_key(on_demand.p99_ms, on_demand.cost["total"], p99_target_ms)
+    best_n, best_run, best_cost = 0, on_demand.run, on_demand.cost
+    tried = {0: {"cost_usd": on_demand.cost["total"], "p99_ms": on_demand.p99_ms, "overflow_fraction": 1.0}}
+    simulations = 0
+
+    def attempt(n: int) -> None:
+        nonlocal best, best_n, best_run, best_cost, simulations
+        if n in tried or not 0 < n <= bound:
+            return
+        simulations += 1
+        run, cost = run_hybrid(scenario, book, n, queue_per_pod)
+        p99 = plan_p99_ms(run)
+        tried[n] = {"cost_usd": cost["total"], "p99_ms": p99, "overflow_fraction": run.extra["overflow_fraction"]}
+        key = _hybrid_key(p99, cost["total"], p99_target_ms)
+        if key < best:
+            best, best_n, best_run, best_cost = key, n, run, cost
+
+    for n in candidates:
+        if best[0] == 0 and _pods_only_cost(scenario, book, n) >= best[1]:
+            break  # the pods' fees alone cost more than the best that meets the target
+        attempt(n)
+    for n in (best_n - 1, best_n + 1):  # on a coarse grid, the neighbours of the best
+        if best[0] == 1 or _pods_only_cost(scenario, book, n) < best[1]:
+            attempt(n)
+    return HybridSearch(best_n, best_run, best_cost, simulations, dict(sorted(tried.items())))
+
+
+def _hybrid_key(p99_ms: float, cost: float, target_ms: float) -> tuple[float, float]:
+    return (0.0, cost) if p99_ms <= target_ms else (1.0, p99_ms)
+
+
+# ---------------------------------------------------------------------------------------------
+# All plans, and the recommendation
+
+
+PART_NAMES = {
+    "requests": "Lambda's request charge",
+    "duration": "Lambda duration (GB-s)",
+    "provisioned": "the provisioned-concurrency fee",
+    "http_api": "the HTTP API",
+    "pods": "pod-hours",
+    "control_plane": "the EKS control plane",
+    "load_balancer": "the load balancer",
+}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    plan: str  # name of the recommended plan
+    runner_up: str | None
+    meets_target: bool  # False: no plan meets it, and `plan` is the one with the lowest p99
+    why: str
+    ranking: list[str]  # the distinct plans meeting the target, cheapest first
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "runner_up": self.runner_up,
+            "meets_target": self.meets_target,
+            "ranking": self.ranking,
+            "why": self.why,
+        }
+
+
+@dataclass
+class PlanSet:
+    profile: str
+    requests: int
+    duration_s: float
+    prices_checked: str
+    region: str
+    targets: Targets
+    plans: list[Plan]
+    recommendation: Recommendation
+    seconds: float
+
+    def plan(self, name: str) -> Plan:
+        for plan in self.plans:
+            if plan.name == name:
+                return plan
+        raise KeyError(name)
+
+    @property
+    def simulations(self) -> int:
+        return sum(plan.simulations for plan in self.plans)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": {"name": self.profile, "duration_s": self.duration_s, "requests": self.requests},
+            "prices_checked": self.prices_checked,
+            "targets": {
+                "p99_ms": self.targets.p99_ms,
+                "cold_start_budget": self.targets.cold_start_budget,
+                "queue_per_pod": self.targets.queue_per_pod,
+                "schedule_minutes": self.targets.schedule_minutes,
+            },
+            "plans": [plan.to_json(self.targets.p99_ms) for plan in self.plans],
+            "recommendation": self.recommendation.to_json(),
+            "searched_in_s": round(self.seconds, 3),
+            "simulations": self.simulations,
+        }
+
+
+def evaluate_plans(scenario: Scenario, book: PriceBook, targets: Targets, profile: str = "the") -> PlanSet:
+    """Every plan for the scenario's arrivals, each searched as the module says, and the recommendation."""
+    started = time.perf_counter()
+    lambda_config = replace(scenario.lambda_config, provisioned=0, provisioned_schedule=())
+    base = replace(scenario, lambda_config=lambda_config)
+    mb = lambda_config.memory_mb
+    run, cost = run_lambda(base, book)
+    on_demand = _plan("lambda", "Lambda, on demand", f"{mb} MB", run=run, cost=cost, key=("lambda", 0))
+    plans = [on_demand]
+
+    constant = search_provisioned(base, book, on_demand, targets.cold_start_budget, None)
+    level = int(constant.levels[0])
+    pc = _plan("lambda-pc", "Lambda + provisioned concurrency", f"{level} provisioned, all day; {mb} MB",
+               run=constant.run, cost=constant.cost, key=("lambda", level))  # fmt: skip
+    pc.simulations = constant.simulations
+    u = break_even_utilization(book)
+    pc.details = {
+        "level": level,
+        "cheapest_level": int(constant.cheapest[0]),
+        "guess": int(constant.guess[0]),
+        "peak_concurrency": int(constant.peaks[0]),
+        "break_even_utilization": round(u, 4),
+        "within_cold_start_budget": constant.within_budget,
+    }
+    if level == 0:
+        pc.note = (
+            f"no level pays for itself, a provisioned environment having to be busy {u:.0%} of the time, and on "
+            f"demand already keeps cold starts within the {targets.cold_start_budget:.2%} budget"
+        )
+    plans.append(pc)
+    plans.append(_scheduled_plan(base, book, on_demand, pc, targets))
+
+    hybrid = search_hybrid(base, book, on_demand, targets.p99_ms, targets.queue_per_pod)
+    pods = hybrid.pods
+    cpu, memory = base.k8s_config.cpu_request, base.pod_memory_gib
+    setting = (
+        f"{pods} pods ({cpu:g} vCPU, {memory:g} GiB) always on; "
+        f"beyond {targets.queue_per_pod} requests a pod, to Lambda"
+    )
+    label = "Hybrid: pods + Lambda overflow"
+    if pods:
+        plan = _plan("hybrid", label, setting, run=hybrid.run, cost=hybrid.cost, key=("hybrid", pods))
+    else:  # the best hybrid has no pods: Lambda on demand
+        plan = replace(on_demand, name="hybrid", label=label, setting=setting, run=None)
+        plan.note = "no number of always-on pods meets the p99 target for less than Lambda alone"
+    plan.simulations = hybrid.simulations
+    plan.details = {
+        "pods": pods,
+        "overflow_fraction": round(float(hybrid.run.extra.get("overflow_fraction", 1.0)), 6),
+        "tried": {str(n): {k: round(v, 6) for k, v in tried.items()} for n, tried in hybrid.tried.items()},
+    }
+    plans.append(plan)
+
+    hpa = base.k8s_config.hpa
+    run, cost = run_k8s(base, book)
+    k8s = _plan("kubernetes", "Kubernetes + HPA",
+                f"HPA {hpa.min_replicas}-{hpa.max_replicas} pods ({cpu:g} vCPU) at {hpa.target_utilization:.0%} CPU",
+                run=run, cost=cost, key=("kubernetes",))  # fmt: skip
+    k8s.details = {"mean_replicas": round(run.extra["mean_replicas"], 3), "max_replicas": int(run.instances.max())}
+    plans.append(k8s)
+
+    seen: dict[tuple[Any, ...], str] = {}
+    for plan in plans:
+        if plan.key in seen:  # its run, if any, is the earlier plan's or the same as it
+            plan.same_as, plan.run = seen[plan.key], None
+        else:
+            seen[plan.key] = plan.name
+            if plan.run is not None:
+                plan.run.platform = plan.name  # the report's files and colours go by it
+    requests, duration = int(scenario.arrivals.size), scenario.duration_s
+    region = str(book.raw["book"].get("region", ""))
+    context = (
+        f"For the {profile} profile ({requests:,} requests over {_duration(duration)}) at the price book's "
+        f"{region} prices (checked {book.checked}), "
+    )
+    return PlanSet(
+        profile=profile,
+        requests=requests,
+        duration_s=duration,
+        prices_checked=book.checked,
+        region=region,
+        targets=targets,
+        plans=plans,
+        recommendation=recommend(plans, targets.p99_ms, context=context),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _scheduled_plan(base: Scenario, book: PriceBook, on_demand: Plan, constant: Plan, targets: Targets) -> Plan:
+    slot_s = targets.schedule_minutes * 60.0
+    slots = round(DAY_S / slot_s)
+    reached = slot_seconds(base.duration_s, slot_s, slots) > 0
+    label = "Lambda + provisioned concurrency, scheduled"
+    name = _slot_name(targets.schedule_minutes)
+    if reached.sum() <= 1:  # one slot: the schedule is the constant level
+        return _as_constant(constant, label, slots, f"the profile spans one {name}", simulations=0)
+    found = search_provisioned(base, book, on_demand, targets.cold_start_budget, slot_s)
+    if constant.cost["total"] <= found.cost["total"] and constant.details["within_cold_start_budget"]:
+        return _as_constant(constant, label, slots, f"no schedule by {name} beats it", found.simulations)
+    levels = [int(v) for v in found.levels]
+    used = {level for level, hit in zip(levels, reached.tolist(), strict=True) if hit}
+    key = ("lambda", used.pop()) if len(used) == 1 else ("lambda-schedule", tuple(levels))
+    setting = f"by {_slot_name(targets.schedule_minutes)}: {_schedule_text(levels, slot_s, reached)}; "
+    setting += f"{base.lambda_config.memory_mb} MB"
+    plan = _plan("lambda-pc-scheduled", label, setting, run=found.run, cost=found.cost, key=key)
+    plan.simulations = found.simulations
+    plan.details = {
+        "schedule": levels,
+        "slot_minutes": targets.schedule_minutes,
+        "cheapest_schedule": [int(v) for v in found.cheapest],
+        "guess": [int(v) for v in found.guess],
+        "peak_concurrency": [int(v) for v in found.peaks],
+        "within_cold_start_budget": found.within_budget,
+    }
+    return plan
+
+
+def _as_constant(constant: Plan, label: str, slots: int, why: str, simulations: int) -> Plan:
+    """The scheduled plan when the constant level is the best schedule."""
+    level = int(constant.details["level"])
+    details = {**constant.details, "schedule": [level] * slots}
+    return replace(constant, name="lambda-pc-scheduled", label=label, setting=f"{level} provisioned, all day",
+                   run=None, simulations=simulations, note=f"{why}: {level} all day", details=details)  # fmt: skip
+
+
+def _slot_name(minutes: int) -> str:
+    return "hour" if minutes == 60 else f"{minutes}-minute slot"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 60:.3g} min" if seconds >= 120 else f"{seconds:.3g} s"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.4f}" if value < 100 else f"${value:,.0f}"
+
+
+def _p99(plan: Plan) -> str:
+    if math.isfinite(plan.p99_ms):
+        return f"p99 {plan.p99_ms:,.1f} ms"
+    return f"p99 beyond any answer ({plan.failed:,} requests failed)"
+
+
+def _share(fraction: float) -> str:
+    return "under 0.01%" if 0 < fraction < 0.0001 else f"{fraction:.2%}"
+
+
+def _more(cost: float, than: float) -> str:
+    if than <= 0:
+        return "more"
+    ratio = cost / than
+    return f"{ratio:.1f}x as much" if ratio >= 2 else f"{ratio - 1:+.0%}"
+
+
+def recommend(plans: Sequence[Plan], p99_target_ms: float, *, context: str = "") -> Recommendation:
+    """The cheapest distinct plan whose p99 meets the target, the next cheapest, and why.
+    When none meets it: the plan with the lowest p99, and the next lowest."""
+    distinct = [plan for plan in plans if plan.same_as is None]
+    if not distinct:
+        raise ValueError("no plans to recommend from")
+    meeting = sorted((p for p in distinct if p.meets(p99_target_ms)), key=lambda p: (p.cost["total"], p.p99_ms))
+    if meeting:
+        chosen, runner_up = meeting[0], (meeting[1] if len(meeting) > 1 else None)
+    else:
+        closest = sorted(distinct, key=lambda p: (p.p99_ms, p.cost["total"]))
+        chosen, runner_up = closest[0], (closest[1] if len(closest) > 1 else None)
+    why = _why(chosen, runner_up, plans, p99_target_ms, met=bool(meeting), context=context)
+    return Recommendation(chosen.name, runner_up.name if runner_up else None, bool(meeting), why,
+                          [p.name for p in meeting])  # fmt: skip
+
+
+def _largest_part(plan: Plan) -> str:
+    parts = {k: v for k, v in plan.cost.items() if k != "total" and v > 0}
+    if not parts or plan.cost["total"] <= 0:
+        return ""
+    part = max(parts, key=parts.__getitem__)
+    share = parts[part] / plan.cost["total"]
+    return f"; its largest cost is {PART_NAMES.get(part, part)} ({_usd(parts[part])}, {share:.0%})"
+
+
+def _why(chosen: Plan, runner_up: Plan | None, plans: Sequence[Plan], target: float, *, met: bool, context: str) -> str:
+    distinct = [plan for plan in plans if plan.same_as is None]
+    cost = chosen.cost["total"]
+    head = f"{context}<b>{chosen.label}</b> ({chosen.setting})"
+    if met:
+        sentences = [
+            f"{head} is the cheapest plan that keeps p99 within {target:g} ms: {_usd(cost)} for the run "
+            f"({_usd(chosen.per_million_usd)} per million requests), {_p99(chosen)}, "
+            f"{_share(chosen.cold_start_fraction)} of requests cold{_largest_part(chosen)}."
+        ]
+        if runner_up:
+            sentences.append(
+                f"The runner-up, {runner_up.label} ({runner_up.setting}), costs {_usd(runner_up.cost['total'])} "
+                f"({_more(runner_up.cost['total'], cost)}) at {_p99(runner_up)}{_largest_part(runner_up)}."
+            )
+        else:
+            sentences.append("No other plan meets the target.")
+        cheaper = [p for p in distinct if p.cost["total"] < cost]
+        if cheaper:
+            sentences.append(
+                "Cheaper, but missing the target: "
+                + "; ".join(f"{p.label} at {_usd(p.cost['total'])}, {_p99(p)}" for p in cheaper)
+                + "."
+            )
+    else:
+        sentences = [
+            f"No plan keeps p99 within {target:g} ms. {head} comes closest, {_p99(chosen)}, at {_usd(cost)} "
+            f"for the run{_largest_part(chosen)}."
+        ]
+        if runner_up:
+            sentences.append(f"Next: {runner_up.label} at {_p99(runner_up)}, {_usd(runner_up.cost['total'])}.")
+    rest = [p for p in distinct if p is not chosen and p is not runner_up and p.cost["total"] >= cost]
+    if rest:
+        others = [f"{p.label} {_usd(p.cost['total'])} ({_more(p.cost['total'], cost)}), {_p99(p)}" for p in rest]
+        sentences.append("The others: " + "; ".join(others) + ".")
+    labels = {p.name: p.label for p in plans}
+    same = [f"{p.label} comes out as {labels.get(p.same_as, p.same_as)}" + (f" ({p.note})" if p.note else "")
+            for p in plans if p.same_as]  # fmt: skip
+    if same:
+        sentences.append("; ".join(same) + ".")
+    return " ".join(sentences)
+
+
+def table(plans: PlanSet) -> str:
+    """The plans as text, the recommendation below."""
+    t = plans.targets
+    lines = [
+        f"plans for the {plans.profile} profile: {plans.requests:,} requests over {_duration(plans.duration_s)}; "
+        f"p99 target {t.p99_ms:g} ms, cold-start budget {t.cold_start_budget:.2%}; "
+        f"prices checked {plans.prices_checked}",
+        f"{'plan':<44} {'cost USD':>10} {'USD/M req':>10} {'p99 ms':>9} {'cold':>8} {'failed':>7} {'p99 ok':>7}"
+        "  setting",
+    ]
+    for plan in plans.plans:
+        p99 = f"{plan.p99_ms:9,.1f}" if math.isfinite(plan.p99_ms) else f"{'-':>9}"
+        mark = {plans.recommendation.plan: " <- recommended", plans.recommendation.runner_up: " <- runner-up"}
+        setting = f"same as {plans.plan(plan.same_as).label}" if plan.same_as else plan.setting
+        lines.append(
+            f"{plan.label:<44} {plan.cost['total']:>10.4f} {plan.per_million_usd:>10.4f} {p99} "
+            f"{plan.cold_start_fraction:>8.3%} {plan.failed:>7,} {'yes' if plan.meets(t.p99_ms) else 'NO':>7}  "
+            f"{setting}{mark.get(plan.name, '') if not plan.same_as else ''}"
+        )
+    why = plans.recommendation.why.replace("<b>", "").replace("</b>", "")
+    lines.append(f"why: {why}")
+    lines.append(f"(searched in {plans.seconds:.1f} s, {plans.simulations} simulations on one arrival sequence)")
+    return "\n".join(lines)
