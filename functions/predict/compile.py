@@ -62,14 +62,22 @@ def compile_onnx(estimator: Any, n_features: int, holdout: np.ndarray) -> Compil
     rows = np.asarray(holdout, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[1] != n_features or len(rows) == 0:
         raise CompileRefused(f"held-out rows must be a non-empty table of {n_features} columns, got shape {rows.shape}")
+    if not np.isfinite(rows).all():
+        raise CompileRefused("held-out rows must be finite numbers (no NaN or infinity)")
     onnx_bytes = to_onnx_bytes(estimator, n_features)
     classes = getattr(estimator, "classes_", None)
     runtime = OnnxRuntime(
         onnx_bytes, [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None
     )
+    if runtime.has_proba != hasattr(estimator, "predict_proba"):
+        # Two outputs without predict_proba are decision scores (an SVC, say), not probabilities.
+        raise CompileRefused(f"the ONNX form of {type(estimator).__name__} answers other outputs than it does")
     rows = verification_rows(rows)
-    expected = estimator.predict(rows)
-    is_classifier = runtime.has_proba and hasattr(estimator, "predict_proba")
+    try:
+        expected = estimator.predict(rows)
+    except Exception as exc:
+        raise CompileRefused(f"scikit-learn itself cannot predict the held-out rows: {exc}") from exc
+    is_classifier = runtime.has_proba
     labels, proba = runtime.predict(rows, probabilities=is_classifier)
     max_difference: float | None = None
     if is_classifier:

@@ -60,6 +60,32 @@ def test_package_refusal_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
     assert "not a joblib/pickle file" in result.stderr
 
 
+def test_package_makes_the_compiled_form_from_held_out_rows_and_says_so(tmp_path: Path) -> None:
+    import joblib
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 3))
+    joblib.dump(RandomForestClassifier(n_estimators=10, random_state=0).fit(x, x[:, 0] > 0), tmp_path / "m.joblib")
+    np.save(tmp_path / "holdout.npy", x[:20])
+    out = tmp_path / "artifact"
+    made = run_cli("package", "--model", str(tmp_path / "m.joblib"), "--out", str(out), "--holdout",
+                   str(tmp_path / "holdout.npy"))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    compiled = json.loads((out / "metadata.json").read_text())["compiled"]
+    assert f"compiled form model.onnx, verified on {20 + 1000} rows" in made.stdout
+    assert f"compiled form sha256 {compiled['sha256']}" in made.stdout
+    skops = run_cli("package", "--model", str(tmp_path / "m.joblib"), "--out", str(tmp_path / "s"), "--format", "skops")
+    assert skops.returncode == 0, skops.stderr
+    assert "no compiled form: give --holdout rows" in skops.stdout
+    assert "PREDICT_SKOPS_TRUSTED=sklearn.tree._tree.Tree" in skops.stdout
+    unreadable = run_cli("package", "--model", str(tmp_path / "m.joblib"), "--out", str(tmp_path / "u"), "--holdout",
+                         str(tmp_path / "missing.csv"))  # fmt: skip
+    assert unreadable.returncode == 2
+    assert "cannot read held-out rows" in unreadable.stderr
+
+
 def test_serve_answers_and_stops_cleanly_on_sigterm(predict_env: dict[str, str]) -> None:
     with uvicorn_server(child_env(**predict_env)) as server:
         reply = httpx.post(f"{server.url}/predict", json={"input": [5.1, 3.5, 1.4, 0.2]})

@@ -114,6 +114,20 @@ def test_an_estimator_no_converter_knows_serves_through_scikit_learn(
         load_artifact(out, form="onnx")
 
 
+def test_held_out_rows_that_cannot_verify_are_refused(data: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.svm import SVC
+
+    x, y = data
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
+    with pytest.raises(CompileRefused, match="non-empty table of 3 columns"):
+        compile_onnx(forest, 3, x[:, :2])
+    with pytest.raises(CompileRefused, match="finite numbers"):
+        compile_onnx(forest, 3, np.where(x > 1, np.nan, x))
+    # An SVC without probabilities converts to labels and decision scores: never served as probabilities.
+    with pytest.raises(CompileRefused, match="answers other outputs"):
+        compile_onnx(SVC().fit(x, y), 3, x)
+
+
 def test_a_conversion_that_disagrees_is_refused(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = data
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
