@@ -13,6 +13,18 @@ from .state import ModelState
 logger = logging.getLogger("predict.access")
 
 
+def lean_log_records() -> None:
+    """Skip what every log record gathers and no line of ours prints: the calling source line,
+    thread, process and task (the logging HOWTO's 'Optimization' switches). On a request of a
+    few hundred microseconds they cost about a tenth of the server's throughput. Entry points
+    call this; they own the process."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12+; harmless before
+    logging._srcfile = None
+
+
 def access_logger(state: ModelState, cold_start: Callable[[], bool] | None = None) -> Callable[[RequestDone], None]:
     def log(done: RequestDone) -> None:
         if not logger.isEnabledFor(logging.INFO):

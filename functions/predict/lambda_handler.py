@@ -19,6 +19,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
+from .access_log import lean_log_records
 from .app import create_app
 from .settings import Settings
 from .source import load_model
@@ -42,6 +43,7 @@ class _ExecutionEnvironment:
 
 
 environment = _ExecutionEnvironment()
+lean_log_records()
 settings = Settings()
 model = load_model(settings)
 # lifespan="off": Mangum would otherwise run the ASGI lifespan on every invocation.

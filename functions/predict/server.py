@@ -16,6 +16,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from .access_log import lean_log_records
 from .app import create_app
 from .settings import Settings
 from .state import ModelState
@@ -49,6 +50,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve(settings: Settings) -> None:
+    lean_log_records()
     options = {
         "host": settings.host,
         "port": settings.port,
