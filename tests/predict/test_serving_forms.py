@@ -195,6 +195,21 @@ def test_skops_loads_only_trusted_types(tmp_path: Path, data: tuple[np.ndarray, 
         assert client.post("/predict", json={"features": [-3.0, -3.0, 0.0]}).json() == {"prediction": "stay"}
 
 
+def test_the_tutorial_batch_reads_the_same_in_both_forms(artifact_dir: Path) -> None:
+    body = {"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], "probabilities": True}
+    answers = {form: _answers(artifact_dir, form, body) for form in ("onnx", "sklearn")}
+    assert answers["onnx"][0] == "onnx"
+    # Not 0.99999934 or 0.9599994: float32 sums over 100 trees, rounded back to what they are.
+    assert (
+        answers["onnx"][1]
+        == answers["sklearn"][1]
+        == {
+            "predictions": [0, 2],
+            "probabilities": [[1.0, 0.0, 0.0], [0.0, 0.04, 0.96]],
+        }
+    )
+
+
 def test_the_model_endpoint_names_no_library_versions(artifact_dir: Path) -> None:
     with TestClient(create_app(Settings(model_dir=artifact_dir))) as client:
         served = client.get("/model").json()
