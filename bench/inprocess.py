@@ -19,34 +19,16 @@ import importlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compare.events import load_event, make_event
 from compare.measure import IRIS_ROW
+from predict.invoke import LocalContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 WARM_UP = 50
-
-
-@dataclass
-class Context:
-    """The attributes of Lambda's context object that Mangum and the handlers read."""
-
-    function_name: str = "twinserve-bench"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:twinserve-bench"
-    log_group_name: str = "/aws/lambda/twinserve-bench"
-    log_stream_name: str = "bench"
-    deadline_ms: int = field(default_factory=lambda: int(time.time() * 1000) + 30_000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
 def response_json(response: dict[str, Any]) -> Any:
@@ -70,7 +52,7 @@ def time_invocations(
     for n in range(WARM_UP + most):
         if n >= WARM_UP and time.perf_counter() > deadline:
             break
-        request, context = copy.deepcopy(event), Context()  # Lambda hands each invocation its own
+        request, context = copy.deepcopy(event), LocalContext()  # Lambda hands each invocation its own
         started = time.perf_counter()
         response = handler(request, context)
         elapsed = time.perf_counter() - started

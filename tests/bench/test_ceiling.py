@@ -4,6 +4,7 @@ with functions/predict/server.py's uvicorn options; the baseline is the tutorial
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench import ceiling
-from bench.inprocess import Context, response_json
+from bench.inprocess import response_json
 from compare.events import load_event
+from predict.invoke import LocalContext
 from predict.settings import Settings
 from tests.helpers import REPO
 
@@ -28,7 +30,10 @@ def test_ceiling_answers_the_constant_over_http() -> None:
 
 
 def test_ceiling_handler_answers_the_v2_event() -> None:
-    response = ceiling.handler(load_event("predict-features-v2.json"), Context())
+    # Mangum runs on the current event loop; an asyncio.run earlier in this process clears it
+    # (bench.inprocess imports the ceiling in a fresh process, as Lambda would).
+    asyncio.set_event_loop(ceiling.event_loop)
+    response = ceiling.handler(load_event("predict-features-v2.json"), LocalContext())
     assert response["statusCode"] == 200
     assert response_json(response) == {"prediction": 0}
 
