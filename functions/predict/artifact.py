@@ -30,22 +30,21 @@ class CompiledForm(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    file: str = ONNX_FILE
+    # Always model.onnx: a file name taken from metadata.json could point outside the artifact.
     sha256: str
     verified_rows: int
     max_probability_difference: float | None = None
 
 
-class ArtifactMetadata(BaseModel):
-    """What `train` and `package` record beside the model file."""
+class ModelDescription(BaseModel):
+    """What a client may know of the model (`GET /model` serves it): no library versions, which
+    would only help an attacker."""
 
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
     name: str
     version: str
     sha256: str
-    format: Literal["joblib", "skops"] = "joblib"
-    sklearn_version: str
     estimator: str
     n_features: int
     feature_names: list[str]
@@ -53,6 +52,13 @@ class ArtifactMetadata(BaseModel):
     class_names: list[str] | None
     trained_at: str
     accuracy: float | None = None
+
+
+class ArtifactMetadata(ModelDescription):
+    """What `train` and `package` record beside the model file: the description, and how to load it."""
+
+    format: Literal["joblib", "skops"] = "joblib"
+    sklearn_version: str
     compiled: CompiledForm | None = None
 
     @property
@@ -87,9 +93,8 @@ def write_artifact(
     describe exactly the bytes written."""
     if metadata.sha256 != sha256_hex(model_bytes):
         raise ArtifactError("metadata digest does not match the model bytes being written")
-    if (onnx_bytes is None) != (metadata.compiled is None) or (
-        onnx_bytes is not None and metadata.compiled is not None and metadata.compiled.sha256 != sha256_hex(onnx_bytes)
-    ):
+    written_onnx = sha256_hex(onnx_bytes) if onnx_bytes is not None else None
+    if written_onnx != (metadata.compiled.sha256 if metadata.compiled else None):
         raise ArtifactError("metadata does not describe the compiled form being written")
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (*MODEL_FILES.values(), ONNX_FILE):  # a re-package must not leave an old form beside the new
@@ -168,7 +173,7 @@ def load_artifact(
     runtime: Runtime
     if chosen == "onnx" and metadata.compiled is not None:
         onnx_bytes = verified_bytes(
-            model_dir, metadata.compiled.file, metadata.compiled.sha256, pinned_onnx_sha256, "PREDICT_MODEL_ONNX_SHA256"
+            model_dir, ONNX_FILE, metadata.compiled.sha256, pinned_onnx_sha256, "PREDICT_MODEL_ONNX_SHA256"
         )
         runtime = onnx_runtime.OnnxRuntime(onnx_bytes, metadata.classes)
     else:

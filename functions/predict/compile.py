@@ -56,19 +56,16 @@ def to_onnx_bytes(estimator: Any, n_features: int) -> bytes:
     return bytes(onnx_model.SerializeToString())
 
 
-def compile_onnx(estimator: Any, n_features: int, holdout: np.ndarray) -> Compiled:
+def compile_onnx(estimator: Any, n_features: int, holdout: np.ndarray, classes: list[Any] | None) -> Compiled:
     """The checked ONNX form of a fitted estimator, or CompileRefused saying why not. It is checked
-    through the very runtime that will serve it."""
+    through the very runtime that will serve it, with the classes the metadata records."""
     rows = np.asarray(holdout, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[1] != n_features or len(rows) == 0:
         raise CompileRefused(f"held-out rows must be a non-empty table of {n_features} columns, got shape {rows.shape}")
     if not np.isfinite(rows).all():
         raise CompileRefused("held-out rows must be finite numbers (no NaN or infinity)")
     onnx_bytes = to_onnx_bytes(estimator, n_features)
-    classes = getattr(estimator, "classes_", None)
-    runtime = OnnxRuntime(
-        onnx_bytes, [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None
-    )
+    runtime = OnnxRuntime(onnx_bytes, classes)
     if runtime.has_proba != hasattr(estimator, "predict_proba"):
         # Two outputs without predict_proba are decision scores (an SVC, say), not probabilities.
         raise CompileRefused(f"the ONNX form of {type(estimator).__name__} answers other outputs than it does")
@@ -77,10 +74,9 @@ def compile_onnx(estimator: Any, n_features: int, holdout: np.ndarray) -> Compil
         expected = estimator.predict(rows)
     except Exception as exc:
         raise CompileRefused(f"scikit-learn itself cannot predict the held-out rows: {exc}") from exc
-    is_classifier = runtime.has_proba
-    labels, proba = runtime.predict(rows, probabilities=is_classifier)
+    labels, proba = runtime.predict(rows, probabilities=runtime.has_proba)
     max_difference: float | None = None
-    if is_classifier:
+    if runtime.has_proba:
         differing = sum(a != b for a, b in zip(labels, expected.tolist(), strict=True))
         if differing:
             raise CompileRefused(

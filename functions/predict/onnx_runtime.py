@@ -29,10 +29,10 @@ def available() -> bool:
     return onnxruntime is not None
 
 
-def float32_values(values: np.ndarray) -> list[Any]:
-    """float32 results (a regressor's values) as the shortest decimals that read back to the same
-    float32 (0.99, not 0.9900000095367432)."""
-    return [float32_values(row) if row.ndim else float(str(row)) for row in values]
+def float32_values(values: np.ndarray) -> list[float]:
+    """A regressor's float32 values as the shortest decimals that read back to the same float32
+    (0.99, not 0.9900000095367432)."""
+    return [float(str(value)) for value in values]
 
 
 class OnnxRuntime:

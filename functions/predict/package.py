@@ -133,7 +133,7 @@ def package_model(
         note = "no compiled form: give --holdout rows to make and verify one (it serves faster)"
     else:
         try:
-            compiled = compile_onnx(estimator, len(feature_names), read_holdout(holdout))
+            compiled = compile_onnx(estimator, len(feature_names), read_holdout(holdout), classes)
             note = f"compiled form model.onnx, verified on {compiled.form.verified_rows} rows"
         except CompileRefused as exc:
             note = f"no compiled form: {exc}; the model serves through scikit-learn"

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .artifact import Prediction
+from .artifact import ModelDescription, Prediction
 from .errors import InvalidInput, PayloadTooLarge
 
 # Strict: "5.1" and true are refused rather than coerced; NaN, infinities and values beyond
@@ -122,22 +122,10 @@ class ErrorResponse(BaseModel):
     request_id: str | None = Field(None, description="Only on 500: quote it when reporting the failure")
 
 
-class ModelInfo(BaseModel):
-    """`GET /model`: what a client needs to call the model. No library versions: they only help an attacker."""
+class ModelInfo(ModelDescription):
+    """`GET /model`: the model's description and the form it is served in."""
 
-    model_config = ConfigDict(protected_namespaces=())
-
-    name: str
-    version: str
-    sha256: str
-    estimator: str
     serving_form: str
-    n_features: int
-    feature_names: list[str]
-    classes: list[int | str] | None
-    class_names: list[str] | None
-    trained_at: str
-    accuracy: float | None = None
 
 
 class ReadyResponse(BaseModel):

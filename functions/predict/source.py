@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .artifact import METADATA_FILE, LoadedModel, load_artifact, read_metadata
+from .artifact import METADATA_FILE, ONNX_FILE, LoadedModel, load_artifact, read_metadata
 from .errors import ArtifactError
 from .settings import Settings
 
@@ -44,7 +44,7 @@ def fetch_s3_artifact(uri: str, dest: Path, client: Any = None) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     _fetch(s3, bucket, prefix, METADATA_FILE, dest)
     metadata = read_metadata(dest)
-    for name in (metadata.model_file, *([metadata.compiled.file] if metadata.compiled else [])):
+    for name in (metadata.model_file, *([ONNX_FILE] if metadata.compiled else [])):
         _fetch(s3, bucket, prefix, name, dest)
     return dest
 

@@ -33,8 +33,9 @@ def train_default(out_dir: Path, version: str = "1") -> ArtifactMetadata:
     model = RandomForestClassifier(n_estimators=100, random_state=42, n_jobs=1)
     model.fit(x_train, y_train)
     model_bytes = dump_bytes(model)
+    classes: list[int | str] = [int(c) for c in model.classes_]
     try:
-        compiled = compile_onnx(model, int(model.n_features_in_), x_test)
+        compiled = compile_onnx(model, int(model.n_features_in_), x_test, classes)
     except CompileRefused as exc:  # serve through scikit-learn, as any artifact without one
         logger.warning("no compiled form: %s", exc)
         compiled = None
@@ -46,7 +47,7 @@ def train_default(out_dir: Path, version: str = "1") -> ArtifactMetadata:
         estimator=type(model).__name__,
         n_features=int(model.n_features_in_),
         feature_names=[str(name) for name in iris.feature_names],
-        classes=[int(c) for c in model.classes_],
+        classes=classes,
         class_names=[str(name) for name in iris.target_names],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         accuracy=round(float(model.score(x_test, y_test)), 4),

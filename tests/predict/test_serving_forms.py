@@ -40,6 +40,9 @@ class Doubler(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return np.asarray(x).sum(axis=1) * 2
 
 
+CHURN: list[int | str] = ["leave", "stay"]
+
+
 @pytest.fixture
 def data() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(7)
@@ -104,7 +107,7 @@ def test_an_estimator_no_converter_knows_serves_through_scikit_learn(
 ) -> None:
     x, _ = data
     with pytest.raises(CompileRefused, match="skl2onnx cannot convert Doubler"):
-        compile_onnx(Doubler().fit(x, x[:, 0]), 3, x)
+        compile_onnx(Doubler().fit(x, x[:, 0]), 3, x, None)
     out = _package(tmp_path, Doubler().fit(x, x[:, 0]), x[150:])
     assert read_metadata(out).compiled is None
     assert not (out / ONNX_FILE).exists()
@@ -120,12 +123,12 @@ def test_held_out_rows_that_cannot_verify_are_refused(data: tuple[np.ndarray, np
     x, y = data
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
     with pytest.raises(CompileRefused, match="non-empty table of 3 columns"):
-        compile_onnx(forest, 3, x[:, :2])
+        compile_onnx(forest, 3, x[:, :2], CHURN)
     with pytest.raises(CompileRefused, match="finite numbers"):
-        compile_onnx(forest, 3, np.where(x > 1, np.nan, x))
+        compile_onnx(forest, 3, np.where(x > 1, np.nan, x), CHURN)
     # An SVC without probabilities converts to labels and decision scores: never served as probabilities.
     with pytest.raises(CompileRefused, match="answers other outputs"):
-        compile_onnx(SVC().fit(x, y), 3, x)
+        compile_onnx(SVC().fit(x, y), 3, x, CHURN)
 
 
 def test_a_conversion_that_disagrees_is_refused(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
@@ -139,7 +142,7 @@ def test_a_conversion_that_disagrees_is_refused(tmp_path: Path, data: tuple[np.n
     compile_module.to_onnx_bytes = lambda estimator, n: real(other, n)  # type: ignore[assignment]
     try:
         with pytest.raises(CompileRefused, match=r"other labels than scikit-learn on \d+ of 1200 rows"):
-            compile_onnx(forest, 3, x)
+            compile_onnx(forest, 3, x, CHURN)
     finally:
         compile_module.to_onnx_bytes = real
 

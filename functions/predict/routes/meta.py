@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from ..artifact import ModelDescription
 from ..schemas import ErrorResponse, ModelInfo, ReadyResponse
 from .deps import ModelDep, ModelStateDep
 
@@ -37,5 +38,5 @@ async def ready(state: ModelStateDep) -> ReadyResponse | JSONResponse:
     summary="The served model's metadata: name, version, digest, serving form, features, classes",
 )
 async def model_metadata(model: ModelDep) -> ModelInfo:
-    served = model.metadata.model_dump(exclude={"sklearn_version", "format", "compiled"})
-    return ModelInfo(**served, serving_form=model.serving_form)
+    description = model.metadata.model_dump(include=set(ModelDescription.model_fields))
+    return ModelInfo(**description, serving_form=model.serving_form)
