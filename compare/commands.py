@@ -16,12 +16,12 @@ from .hpa import HPAParams
 from .load import LoadPlan, read_run, run_load, summarize, write_run
 from .manifests import pod_requests
 from .plans import Targets, evaluate_plans
-from .plans import table as plan_table
 from .platforms.base import Constant, RunRecords
 from .platforms.k8s import K8sConfig
 from .platforms.lambda_ import LambdaConfig
 from .prices import PodResources, PriceBook
 from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
+from .recommendation import table as plan_table
 from .report.html import cost_figures, write_report
 from .report.recommendation import recommendation_section
 from .simulation import Scenario, run_k8s, run_lambda, scenario_figures

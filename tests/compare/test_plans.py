@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 from compare.hpa import HPAParams
-from compare.plans import Plan, Targets, evaluate_plans, recommend, search_provisioned
+from compare.plans import Plan, Targets, evaluate_plans, search_provisioned
 from compare.platforms.base import OK, Constant, Exponential
 from compare.platforms.hybrid import HybridConfig, simulate_hybrid
 from compare.platforms.k8s import K8sConfig
 from compare.platforms.lambda_ import LambdaConfig
 from compare.prices import PriceBook
 from compare.profiles import Profile, Segment, steady
+from compare.recommendation import recommend
 from compare.report.html import write_report
 from compare.report.recommendation import recommendation_section
 from compare.simulation import Scenario, run_hybrid, run_lambda
