@@ -18,7 +18,9 @@ LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PREDICT_", frozen=True)
+    # An empty variable is an unset one: SAM's local runner turns the template's `AWS::NoValue`
+    # into "", and a deployment tool that blanks a variable means "use the default".
+    model_config = SettingsConfigDict(env_prefix="PREDICT_", frozen=True, env_ignore_empty=True)
 
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Directory holding model.joblib and metadata.json")
     model_uri: str | None = Field(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.sam_tools import sam, sam_python
-from tests.helpers import EVENTS, REPO
+from tests.helpers import EVENTS, REPO, child_env
 
 SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
 LAMBDA_LIMIT_MB = 250
@@ -226,3 +226,40 @@ def test_model_from_s3_is_readable_and_nothing_more() -> None:
     # Globals reach the functions through SAM, after LanguageExtensions: the condition stays for CloudFormation.
     assert variables["PREDICT_MODEL_URI"] == {"Fn::If": ["HasS3Model", {"Ref": "ModelS3Uri"}, {"Ref": "AWS::NoValue"}]}
     assert variables["PREDICT_MODEL_ONNX_SHA256"]["Fn::If"][0] == "HasS3OnnxPin"
+
+
+def sam_local_environment(function: str, *parameters: str) -> dict[str, str]:
+    """The variables `sam local invoke FUNCTION` gives the function, resolved by SAM CLI's own code."""
+    python = sam_python()
+    if python is None:
+        pytest.skip("needs SAM CLI's Python (.venv-sam) for its environment builder")
+    result = subprocess.run(
+        [python, str(Path(__file__).with_name("sam_env.py")), str(REPO / "template.yaml"), function, *parameters],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    variables: dict[str, str] = json.loads(result.stdout)
+    return variables
+
+
+@pytest.mark.parametrize(
+    ("function", "parameters"),
+    [("PredictFunction", ()), ("PredictZipFunction", ("PackageVariant=zip",))],
+    ids=["image", "zip"],
+)
+def test_the_handler_starts_under_the_environment_sam_local_gives_it(
+    function: str, parameters: tuple[str, ...], artifact_dir: Path
+) -> None:
+    variables = sam_local_environment(function, *parameters)
+    # SAM's local runner writes an unresolved `!If [..., !Ref AWS::NoValue]` as "" (issue 14):
+    # those blanks are what the handler must read as unset.
+    blanks = {name for name, value in variables.items() if value == ""}
+    assert {"PREDICT_MODEL_URI", "PREDICT_MODEL_SHA256", "PREDICT_MODEL_ONNX_SHA256"} <= blanks
+    # Only the model's folder differs: the image's /opt/model is the test's artifact here.
+    env = child_env(**{**variables, "PREDICT_MODEL_DIR": str(artifact_dir)})
+    result = subprocess.run(
+        [sys.executable, "-m", "predict", "invoke", str(EVENTS / "predict-features-v2.json")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert (response["statusCode"], json.loads(response["body"])) == (200, {"prediction": 0})
