@@ -33,3 +33,21 @@ def predict_env(artifact_dir: Path) -> dict[str, str]:
 def lambda_module(predict_env: dict[str, str]) -> ModuleType:
     """predict.lambda_handler imported the way Lambda's init phase imports it."""
     return import_with_env("predict.lambda_handler", predict_env)
+
+
+def pytest_report_header() -> list[str]:
+    """Say which Docker engine and base images the container tests use: stand-ins are named as such."""
+    from compare import docker
+
+    missing = docker.engine_missing()
+    if missing is not None:
+        return [f"docker: the container tests skip: {missing}"]
+    lines = []
+    for dockerfile in (docker.SERVER_DOCKERFILE, docker.LAMBDA_DOCKERFILE):
+        base = docker.base_image(dockerfile)
+        try:
+            kind = "a stand-in built here by tools/offline-base-images.sh" if docker.is_stand_in(base) else "published"
+        except docker.DockerError:
+            kind = "not present yet: the build pulls it"
+        lines.append(f"docker: {dockerfile.name} builds on {base} ({kind})")
+    return lines

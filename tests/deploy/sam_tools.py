@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 from tests.helpers import REPO
 
 SAM_VENV = REPO / ".venv-sam" / "bin"
+SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
 
 
 def sam() -> str | None:

@@ -1,37 +1,41 @@
-"""container/: hadolint here; the image builds and runs where a Docker engine is."""
+"""container/: hadolint here; where a Docker engine answers, both images built and run for real.
+
+The server image runs under the Deployment's own contract (read from k8s/base/deployment.yaml and
+turned into `docker run` flags); the Lambda image runs under its base image's emulator. Traffic
+goes to 127.0.0.1 through published ports, bounded in count and time.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
+import threading
 import time
+from pathlib import Path
+from types import ModuleType
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.http as triton
+from fastapi.testclient import TestClient
 
-from tests.deploy.sam_tools import sam
-from tests.helpers import EVENTS, REPO, free_port
+from compare import docker
+from compare.pod_contract import PodContract
+from predict.app import create_app
+from predict.invoke import LocalContext
+from predict.settings import Settings
+from tests.cases import BODY_LIMIT, CASES, ROW_LIMIT, SETOSA, VIRGINICA
+from tests.helpers import EVENTS, REPO, load_event, reply_from_lambda
 
 DOCKERFILES = sorted((REPO / "container").glob("*.Dockerfile"))
+IMAGE_TIMEOUT_S = 1800  # a cold build of an image (later builds hit the layer cache)
+# The case table's limits, so its limit cases stay small (the one deviation from the contract).
+TEST_LIMITS = {"PREDICT_MAX_BODY_BYTES": str(BODY_LIMIT), "PREDICT_MAX_ROWS": str(ROW_LIMIT)}
 
 
 def _hadolint() -> str | None:
     return shutil.which("hadolint")
-
-
-def _docker_reason() -> str | None:
-    if shutil.which("docker") is None:
-        return "needs a Docker engine (no docker client)"
-    try:
-        info = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
-    except subprocess.TimeoutExpired:
-        return "needs a Docker engine (docker info timed out)"
-    return None if info.returncode == 0 else "needs a Docker engine (docker info fails: no daemon)"
-
-
-DOCKER = _docker_reason()
 
 
 def test_both_dockerfiles_exist() -> None:
@@ -64,45 +68,154 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert "functions/predict/model/" in ignore
 
 
-@pytest.mark.skipif(DOCKER is not None, reason=DOCKER or "")
-def test_server_image_answers_predict() -> None:
-    tag = "twinserve-predict:test"
-    subprocess.run(["docker", "build", "-f", "container/server.Dockerfile", "-t", tag, "."], cwd=REPO,
-                   check=True, timeout=1800)  # fmt: skip
-    port = free_port()
-    container = subprocess.run(
-        ["docker", "run", "-d", "--read-only", "--tmpfs", "/tmp", "-p", f"127.0.0.1:{port}:8000", tag],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout.strip()  # fmt: skip
+def test_the_contract_is_the_deployments(contract: PodContract) -> None:
+    args = contract.docker_run_args("image", 1234)
+    assert args[args.index("--user") + 1] == "10001:10001"
+    assert {"--read-only", "--cap-drop"} <= set(args)
+    assert args[args.index("--memory") + 1] == "512m"
+    assert args[args.index("--cpus") + 1] == "1"
+    assert "/tmp:rw,size=64m" in args
+    assert "127.0.0.1:1234:8000" in args  # published on loopback only
+    assert "PREDICT_DRAIN_S=5" in args
+    assert args[-4:] == ["python", "-m", "predict", "serve"]
+    assert (contract.pre_stop, contract.termination_grace_s) == (["sleep", "5"], 35)
+
+
+@pytest.fixture(scope="module")
+def reference(artifact_dir: Path) -> TestClient:
+    """The in-process ASGI app with the same limits: every image must answer as it does."""
+    settings = Settings(model_dir=artifact_dir, max_body_bytes=BODY_LIMIT, max_rows=ROW_LIMIT)
+    return TestClient(create_app(settings))
+
+
+def _v2_client_answers(url: str) -> None:
+    client = triton.InferenceServerClient(url=url.removeprefix("http://"))
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                reply = httpx.post(f"http://127.0.0.1:{port}/predict", json={"features": [5.1, 3.5, 1.4, 0.2]})
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        assert reply.json() == {"prediction": 0}
-        shell = subprocess.run(["docker", "exec", container, "sh", "-c", "true"], capture_output=True, timeout=60,
-                               check=False)  # fmt: skip
-        assert shell.returncode != 0  # no shell in the image
-        lean = subprocess.run(["docker", "exec", container, "python", "-c", "import sklearn"], capture_output=True,
-                              timeout=60, check=False)  # fmt: skip
-        assert lean.returncode != 0  # the compiled form serves without scikit-learn
+        rows = np.array([SETOSA, VIRGINICA], dtype=np.float32)
+        tensor = triton.InferInput("input-0", list(rows.shape), "FP32")
+        tensor.set_data_from_numpy(rows, binary_data=False)
+        result = client.infer("iris-random-forest", [tensor],
+                              outputs=[triton.InferRequestedOutput("predict", binary_data=False)])  # fmt: skip
+        assert result.as_numpy("predict").tolist() == [0, 2]
     finally:
-        subprocess.run(["docker", "rm", "-f", container], check=False, timeout=60)
+        client.close()
 
 
-@pytest.mark.skipif(DOCKER is not None, reason=DOCKER or "")
-@pytest.mark.skipif(sam() is None, reason="needs SAM CLI")
-def test_sam_local_invoke_of_the_image_function(tmp_path: object) -> None:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-    subprocess.run([str(sam()), "build", "PredictFunction", "--build-dir", str(tmp_path)], cwd=REPO, env=env,
-                   check=True, timeout=1800)  # fmt: skip
-    result = subprocess.run(
-        [str(sam()), "local", "invoke", "PredictFunction", "-t", f"{tmp_path}/template.yaml",
-         "-e", str(EVENTS / "predict-features-v2.json")],
-        cwd=REPO, env=env, capture_output=True, text=True, check=True, timeout=600,
-    )  # fmt: skip
-    response = json.loads(result.stdout.strip().splitlines()[-1])
-    assert json.loads(response["body"]) == {"prediction": 0}
+@pytest.mark.timeout(IMAGE_TIMEOUT_S)
+def test_server_image_under_the_pod_contract(server_image: str, contract: PodContract, reference: TestClient) -> None:
+    limited = PodContract(**{**contract.__dict__, "env": {**contract.env, **TEST_LIMITS}})
+    with docker.run_server(server_image, limited) as container, reference:
+        docker.wait_for_answer(container)
+        with httpx.Client(base_url=container.url, timeout=10) as http:
+            assert http.get("/ready").status_code == 200
+            for case in CASES:
+                if case.id == "model":  # the image trains its own copy: its trained_at differs
+                    continue
+                reply = http.request(case.method, case.path, content=case.body, headers=case.headers)
+                expected = reference.request(case.method, case.path, content=case.body, headers=case.headers)
+                assert (reply.status_code, reply.json()) == (expected.status_code, expected.json()), case.id
+            model = http.get("/model").json()
+            assert model["serving_form"] == "onnx"
+            assert model["sha256"] == reference.get("/model").json()["sha256"]  # the same model, rebuilt
+        _v2_client_answers(container.url)
+        # The image keeps its promises: no shell, no scikit-learn, not root.
+        assert container.exec("sh", "-c", "true").returncode != 0
+        assert container.exec("python", "-c", "import sklearn").returncode != 0
+        whoami = container.exec("python", "-c", "import os; print(os.getuid(), os.getgid())")
+        assert whoami.stdout.split() == ["10001", "10001"]
+        write = container.exec("python", "-c", "open('/opt/model/x', 'w')")
+        assert "Read-only file system" in write.stderr
+
+
+class _Load:
+    """A bounded closed-loop load on POST /predict from a few threads, stopped by `stop()`."""
+
+    def __init__(self, url: str, clients: int = 4, limit_s: float = 60.0) -> None:
+        self.url, self.limit_s = url, limit_s
+        self.results: list[tuple[float, int | str]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(clients)]
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + self.limit_s
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                sent = time.monotonic()
+                try:
+                    outcome: int | str = client.post("/predict", json={"features": SETOSA}).status_code
+                except httpx.TransportError as error:
+                    outcome = type(error).__name__
+                self.results.append((sent, outcome))
+
+    def start(self) -> _Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+
+@pytest.mark.timeout(IMAGE_TIMEOUT_S)
+def test_server_image_drains_under_load_when_stopped(server_image: str, contract: PodContract) -> None:
+    """The kubelet's way: preStop, then SIGTERM and the grace period; no accepted request fails."""
+    with docker.run_server(server_image, contract) as container:
+        docker.wait_for_answer(container)
+        load = _Load(container.url).start()
+        time.sleep(1.0)
+        pre_stop = container.exec(*contract.pre_stop)
+        assert pre_stop.returncode == 0, pre_stop.stderr
+        stopped: list[float] = []
+        signalled = time.monotonic()
+        stopper = threading.Thread(target=lambda: stopped.append(container.stop(contract.termination_grace_s)))
+        stopper.start()
+        # Readiness turns 503 at once; the endpoints controller would now take the pod out, and
+        # traffic already on its way still arrives for a moment (here: one second).
+        ready_codes: list[int] = []
+        with httpx.Client(base_url=container.url, timeout=5) as probe:
+            while time.monotonic() - signalled < 5 and 503 not in ready_codes:
+                ready_codes.append(probe.get("/ready").status_code)
+                time.sleep(0.05)
+        time.sleep(1.0)
+        load.stop()
+        stopper.join(timeout=contract.termination_grace_s + 60)
+        exit_code = container.exit_code()
+    assert 503 in ready_codes, f"/ready never said 503 while draining: {ready_codes}"
+    failures = [outcome for _, outcome in load.results if outcome != 200]
+    assert failures == [], f"{len(failures)} of {len(load.results)} requests failed: {failures[:5]}"
+    after_signal = [sent for sent, _ in load.results if sent > signalled]
+    assert len(after_signal) > 10, "the load stopped before SIGTERM: the drain was not exercised"
+    assert len(stopped) == 1
+    assert stopped[0] < contract.termination_grace_s, "uvicorn was killed, not stopped"
+    assert exit_code == 0
+
+
+@pytest.mark.timeout(IMAGE_TIMEOUT_S)
+def test_lambda_image_answers_every_event_as_in_process(lambda_image: str, lambda_module: ModuleType) -> None:
+    events = sorted(EVENTS.glob("*.json"))
+    assert len(events) >= 4
+    with docker.run_lambda(lambda_image, TEST_LIMITS) as container, httpx.Client(timeout=60) as http:
+        cold_flags = []
+        for path in events:
+            event = load_event(path.name)
+            deadline = time.monotonic() + 60
+            while True:  # the emulator listens a moment after the container starts
+                try:
+                    response = http.post(container.url, json=event)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            assert response.status_code == 200, response.text
+            reply = reply_from_lambda(response.json())
+            expected = reply_from_lambda(lambda_module.handler(load_event(path.name), LocalContext()))
+            assert reply.status == expected.status, path.name
+            assert reply.headers["content-type"] == expected.headers["content-type"]
+            assert reply.json() == expected.json(), path.name
+            cold_flags.append(reply.headers["x-cold-start"])
+        logs = container.logs()
+    assert cold_flags == ["true"] + ["false"] * (len(events) - 1)
+    assert '"ColdStart"' in logs  # the EMF metric, on the first invocation

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.sam_tools import sam, sam_python
+from tests.deploy.sam_tools import SAM_ENV, sam, sam_python
 from tests.helpers import EVENTS, REPO, child_env
 
-SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
 LAMBDA_LIMIT_MB = 250
 TARGET_MB = 120  # issue 9: the compiled form lets the zip variant leave scikit-learn and SciPy out
 needs_sam = pytest.mark.skipif(sam() is None, reason="needs SAM CLI (make test installs it into .venv-sam)")
@@ -144,24 +143,6 @@ def test_roles_allow_only_logging_by_themselves() -> None:
             "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
         ], name
         assert "Policies" not in properties, name
-
-
-@pytest.fixture(scope="module")
-def zip_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if sam() is None:
-        pytest.skip("needs SAM CLI (make test installs it into .venv-sam)")
-    if sys.version_info[:2] != (3, 12):
-        pytest.skip("needs Python 3.12 for the python3.12 runtime (make builds .venv with it when the machine has it)")
-    build_dir = tmp_path_factory.mktemp("sam-build")
-    # python3.12 for the python3.12 runtime: this interpreter when it is one, as in .venv.
-    env = {**SAM_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [str(sam()), "build", "PredictZipFunction", "--parameter-overrides", "PackageVariant=zip",
-         "--build-dir", str(build_dir)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return build_dir
 
 
 def _megabytes(path: Path) -> float:
