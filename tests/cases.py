@@ -7,6 +7,7 @@ cases stay small enough for every path, the Lambda event included.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,42 @@ def _infer(
     if outputs is not None:
         body["outputs"] = [{"name": name} for name in outputs]
     return json.dumps(body).encode()
+
+
+# The binary tensor data extension: a JSON header of Inference-Header-Content-Length bytes, then
+# each input's raw values, little-endian (what Triton's client sends by default).
+OCTET_STREAM = "application/octet-stream"
+HEADER_LENGTH = "inference-header-content-length"
+SETOSA_VIRGINICA_FP32 = struct.pack("<8f", *SETOSA, *VIRGINICA)
+JSON_PREDICT = [{"name": "predict", "parameters": {"binary_data": False}}]
+
+
+def binary_input(size: int, shape: list[int] | None = None, datatype: str = "FP32", **fields: Any) -> dict[str, Any]:
+    tensor = {
+        "name": "input-0",
+        "shape": shape or [2, 4],
+        "datatype": datatype,
+        "parameters": {"binary_data_size": size},
+    }
+    return {"inputs": [tensor], **fields}
+
+
+def binary(
+    case_id: str,
+    header: dict[str, Any],
+    tensors: bytes,
+    status: int,
+    *,
+    header_length: str | None = None,
+    content_type: str | None = OCTET_STREAM,
+    **kwargs: Any,
+) -> Case:
+    """POST /v2/models/{MODEL}/infer with a binary tensor body (the header length is the JSON's unless given)."""
+    json_header = json.dumps(header).encode()
+    headers = {HEADER_LENGTH: header_length if header_length is not None else str(len(json_header))}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    return Case(case_id, "POST", f"/v2/models/{MODEL}/infer", json_header + tensors, status, headers=headers, **kwargs)
 
 
 def post(case_id: str, payload: Any, status: int, **kwargs: Any) -> Case:
@@ -244,6 +281,190 @@ CASES: list[Case] = [
         json.dumps({"instances": [[1.0]]}).encode(),
         422,
         error_words=("expected 4, got 1",),
+    ),
+    # The binary tensor data extension in; JSON out where the request asks for it (binary out is in
+    # test_entry_points.py, with Triton's client reading it).
+    binary(
+        "v2-binary-in-json-out",
+        binary_input(32, outputs=JSON_PREDICT, id="b1"),
+        SETOSA_VIRGINICA_FP32,
+        200,
+        expect={
+            "model_name": MODEL,
+            "model_version": "1",
+            "id": "b1",
+            "outputs": [{"name": "predict", "shape": [2], "datatype": "INT64", "data": [0, 2]}],
+        },
+    ),
+    binary(
+        "v2-binary-no-content-type",  # as Triton's synchronous client sends it
+        binary_input(32, outputs=JSON_PREDICT),
+        SETOSA_VIRGINICA_FP32,
+        200,
+        content_type=None,
+    ),
+    binary(
+        "v2-binary-json-content-type",
+        binary_input(32, outputs=JSON_PREDICT),
+        SETOSA_VIRGINICA_FP32,
+        200,
+        content_type="application/json",
+    ),
+    binary(
+        "v2-binary-int64-one-row",
+        binary_input(32, shape=[1, 4], datatype="INT64", outputs=JSON_PREDICT),
+        struct.pack("<4q", 5, 3, 1, 0),
+        200,
+    ),
+    binary("v2-binary-fp16-vector", binary_input(8, shape=[4], datatype="FP16"), struct.pack("<4e", *SETOSA), 200),
+    Case(
+        "v2-octet-stream-all-json",  # Triton's asyncio client with binary_data=False: JSON, sent as octet-stream
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([2, 4], [*SETOSA, *VIRGINICA], "o1"),
+        200,
+        headers={"content-type": OCTET_STREAM},
+    ),
+    binary(
+        "v2-binary-header-beyond-body",
+        binary_input(32),
+        SETOSA_VIRGINICA_FP32,
+        400,
+        header_length="100000",
+        error_words=("Inference-Header-Content-Length is 100000", "only"),
+    ),
+    binary(
+        "v2-binary-header-not-a-number",
+        binary_input(32),
+        SETOSA_VIRGINICA_FP32,
+        400,
+        header_length="ten",
+        error_words=("Inference-Header-Content-Length", "number of bytes", "'ten'"),
+    ),
+    binary(
+        "v2-binary-header-negative",
+        binary_input(32),
+        SETOSA_VIRGINICA_FP32,
+        400,
+        header_length="-12",
+        error_words=("Inference-Header-Content-Length", "number of bytes"),
+    ),
+    binary(
+        "v2-binary-header-zero",
+        binary_input(32),
+        SETOSA_VIRGINICA_FP32,
+        400,
+        header_length="0",
+        error_words=("Inference-Header-Content-Length is 0",),
+    ),
+    binary(
+        "v2-binary-header-cuts-the-json",
+        binary_input(32),
+        SETOSA_VIRGINICA_FP32,
+        400,
+        header_length="20",
+        error_words=("malformed JSON in the inference header", "first 20 bytes"),
+    ),
+    binary(
+        "v2-binary-size-not-the-shape",
+        binary_input(24),
+        SETOSA_VIRGINICA_FP32[:24],
+        422,
+        error_words=("binary_data_size is 24 bytes", "shape [2, 4] of FP32 takes 32"),
+    ),
+    binary(
+        "v2-binary-size-not-the-body",
+        binary_input(32),
+        SETOSA_VIRGINICA_FP32[:28],
+        400,
+        error_words=("28 bytes of tensor data", "add up to 32"),
+    ),
+    binary(
+        "v2-binary-size-missing",
+        {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP32"}]},
+        SETOSA_VIRGINICA_FP32,
+        422,
+        error_words=("'input-0' has no data", "binary_data_size"),
+    ),
+    binary(
+        "v2-binary-size-not-a-number",
+        binary_input(-32),
+        SETOSA_VIRGINICA_FP32,
+        422,
+        error_words=("binary_data_size must be a number of bytes",),
+    ),
+    binary(
+        "v2-binary-and-json-data",
+        {"inputs": [{**binary_input(32)["inputs"][0], "data": [*SETOSA, *VIRGINICA]}]},
+        SETOSA_VIRGINICA_FP32,
+        422,
+        error_words=("both 'data' and parameters.binary_data_size",),
+    ),
+    binary(
+        "v2-binary-bytes-after-json-data",
+        json.loads(_infer([2, 4], [*SETOSA, *VIRGINICA])),
+        SETOSA_VIRGINICA_FP32,
+        400,
+        error_words=("32 bytes of tensor data", "add up to 0"),
+    ),
+    binary(
+        "v2-binary-bytes-datatype",
+        binary_input(24, shape=[1, 4], datatype="BYTES"),
+        b"".join(struct.pack("<I", 2) + b"ab" for _ in range(4)),
+        422,
+        error_words=("datatype 'BYTES'",),
+    ),
+    binary(
+        "v2-binary-nan",
+        binary_input(16, shape=[1, 4]),
+        struct.pack("<4f", float("nan"), 3.5, 1.4, 0.2),
+        422,
+        error_words=("finite",),
+    ),
+    binary(
+        "v2-binary-beyond-float32",
+        binary_input(32, shape=[1, 4], datatype="FP64"),
+        struct.pack("<4d", 1e300, 3.5, 1.4, 0.2),
+        422,
+        error_words=("finite", "float32"),
+    ),
+    Case(
+        "v2-infer-beyond-float32",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        _infer([1, 4], [1e39, 3.5, 1.4, 0.2]),
+        422,
+        error_words=("finite", "float32"),
+    ),
+    binary(
+        "v2-binary-output-flag-not-bool",
+        binary_input(32, parameters={"binary_data_output": "yes"}),
+        SETOSA_VIRGINICA_FP32,
+        422,
+        error_words=("parameters.binary_data_output", "true or false"),
+    ),
+    binary(
+        "v2-binary-over-limit",
+        binary_input(BODY_LIMIT, shape=[BODY_LIMIT // 16, 4]),
+        bytes(BODY_LIMIT),
+        413,
+        error_words=("exceeds the limit",),
+    ),
+    binary(
+        "v2-binary-too-many-rows",
+        binary_input(16 * (ROW_LIMIT + 1), shape=[ROW_LIMIT + 1, 4]),
+        struct.pack("<4f", *SETOSA) * (ROW_LIMIT + 1),
+        413,
+        error_words=("too many rows",),
+    ),
+    Case(
+        "v2-infer-wrong-content-type",
+        "POST",
+        f"/v2/models/{MODEL}/infer",
+        b"x",
+        415,
+        error_words=("text/csv", "application/json", OCTET_STREAM),
+        headers={"content-type": "text/csv"},
     ),
     # Routes and methods.
     Case("health", "GET", "/health", None, 200, expect={"status": "ok"}, headers={}),

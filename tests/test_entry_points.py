@@ -13,13 +13,15 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.http as triton
 from fastapi.testclient import TestClient
 
 from predict.app import create_app
 from predict.invoke import LocalContext
 from predict.settings import Settings
-from tests.cases import CASES, Case
+from tests.cases import CASES, HEADER_LENGTH, MODEL, SETOSA, VIRGINICA, Case
 from tests.helpers import (
     Reply,
     child_env,
@@ -137,3 +139,45 @@ def test_model_endpoint_serves_the_artifact_metadata(send: Send, predict_env: di
     metadata = json.loads((Path(predict_env["PREDICT_MODEL_DIR"]) / "metadata.json").read_text())
     served = {key: metadata[key] for key in metadata if key not in ("sklearn_version", "format", "compiled")}
     assert send(case).json() == {**served, "serving_form": "onnx"}
+
+
+def _as_tritons_client_sends(binary_input: bool, outputs: list[triton.InferRequestedOutput] | None) -> Case:
+    """The tutorial's two rows as Triton's client sends them: the body its own `generate_request_body`
+    makes, the header length beside it, and no content type (its synchronous client sets none)."""
+    rows = np.array([SETOSA, VIRGINICA], dtype=np.float32)
+    tensor = triton.InferInput("input-0", list(rows.shape), "FP32")
+    if binary_input:
+        tensor.set_data_from_numpy(rows)  # the client's default: binary_data=True
+    else:
+        tensor.set_data_from_numpy(rows, binary_data=False)
+    body, json_size = triton.InferenceServerClient.generate_request_body([tensor], outputs=outputs)
+    headers = {} if json_size is None else {HEADER_LENGTH: str(json_size)}
+    return Case("triton", "POST", f"/v2/models/{MODEL}/infer", body, 200, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("binary_input", "outputs"),
+    [
+        (True, None),
+        (True, ["predict"]),
+        (True, ["predict", "predict_proba"]),
+        (False, None),
+    ],
+    ids=["defaults", "requested-output", "both-outputs", "json-in-binary-out"],
+)
+def test_tritons_client_with_its_defaults_gets_binary_answers(
+    send: Send, binary_input: bool, outputs: list[str] | None
+) -> None:
+    requested = None if outputs is None else [triton.InferRequestedOutput(name) for name in outputs]
+    reply = send(_as_tritons_client_sends(binary_input, requested))
+    assert reply.status == 200, reply.body
+    assert reply.headers["content-type"] == "application/octet-stream"
+    assert reply.headers.get("x-request-id")
+    result = triton.InferenceServerClient.parse_response_body(reply.body, header_length=reply.headers[HEADER_LENGTH])
+    assert result.as_numpy("predict").tolist() == [0, 2]
+    if outputs is not None and "predict_proba" in outputs:
+        proba = result.as_numpy("predict_proba")
+        assert proba.shape == (2, 3)
+        assert np.allclose(proba.sum(axis=1), 1.0)
+        assert proba.argmax(axis=1).tolist() == [0, 2]
+    assert all("data" not in output for output in result.get_response()["outputs"])

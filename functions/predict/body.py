@@ -2,6 +2,8 @@
 
 Done by hand rather than by FastAPI's body parameter so every refusal gets its own status
 (415, 413, 400, 422) and a message that says what was wrong, on both entry points alike.
+A route that serves the binary tensor data extension also takes application/octet-stream: the
+body is then a JSON header and raw tensors, which `binary_tensors` splits.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaT
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 MAX_REPORTED_ERRORS = 5
+OCTET_STREAM = "application/octet-stream"
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -28,12 +31,19 @@ def is_json_content_type(value: str | None) -> bool:
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def is_octet_stream(value: str | None) -> bool:
+    return value is not None and value.split(";", 1)[0].strip().lower() == OCTET_STREAM
+
+
+async def read_body(request: Request, limit: int, *, binary: bool = False) -> bytes:
+    """The whole body, at most `limit` bytes; JSON, or also application/octet-stream with `binary`."""
     content_type = request.headers.get("content-type")
-    if not is_json_content_type(content_type):
-        raise UnsupportedMediaType(f"content type {content_type!r} is not supported; send application/json")
+    if not is_json_content_type(content_type) and not (binary and is_octet_stream(content_type)):
+        also = f", or {OCTET_STREAM} for binary tensor data" if binary else ""
+        raise UnsupportedMediaType(f"content type {content_type!r} is not supported; send application/json{also}")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # ASCII digits only, and few enough for int() (Unicode digits and 5,000-digit numbers make it raise).
+    if declared.isascii() and declared.isdigit() and (len(declared.lstrip("0")) > 18 or int(declared) > limit):
         raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -43,13 +53,16 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, where: str = "") -> Any:
+    """`where` names the part of the body that was JSON, when it was not all of it."""
     if not body.strip():
+        if where:
+            raise BadRequest(f"no JSON{where}")
         raise BadRequest('empty request body; send a JSON object such as {"features": [5.1, 3.5, 1.4, 0.2]}')
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from exc
+        raise BadRequest(f"malformed JSON{where}: {exc}") from exc
 
 
 def describe_validation_error(exc: ValidationError) -> str:

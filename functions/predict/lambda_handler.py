@@ -47,6 +47,10 @@ lean_log_records()
 settings = Settings()
 model = load_model(settings)
 # lifespan="off": Mangum would otherwise run the ASGI lifespan on every invocation.
+# Bodies: the HTTP API base64-encodes a request body that is not text (binary tensor data) and
+# Mangum decodes it; Mangum base64-encodes an answer whose content type is not one of its text
+# types (text/*, JSON, XML...), so binary tensor answers (application/octet-stream) go back
+# base64-encoded, which the HTTP API decodes for the client.
 adapter = Mangum(
     create_app(settings, model, cold_start=environment.cold), lifespan="off", api_gateway_base_path=settings.base_path
 )

@@ -4,6 +4,10 @@ Clients written for KServe, MLServer or Triton send `inputs` as tensors: a name,
 datatype and the data, flat (row-major) or nested. One input tensor of shape [rows, features] is
 accepted. Outputs are named as MLServer's scikit-learn runtime names them: `predict` (labels) and
 `predict_proba` (class probabilities); without `outputs` the answer holds `predict`.
+
+With the binary tensor data extension (`binary_tensors.py`) an input's values come as raw bytes
+after the JSON (`parameters.binary_data_size`), and outputs asked for with `binary_data` (or the
+request's `binary_data_output`) go back the same way.
 """
 
 from __future__ import annotations
@@ -13,15 +17,12 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import binary_tensors
 from .artifact import LoadedModel, Prediction
 from .errors import InvalidInput, PayloadTooLarge
 
-NUMERIC_DATATYPES = {
-    "FP16": np.float16, "FP32": np.float32, "FP64": np.float64,
-    "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-    "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
-}  # fmt: skip
 OUTPUT_LABELS, OUTPUT_PROBABILITIES = "predict", "predict_proba"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class RequestInput(BaseModel):
@@ -29,7 +30,9 @@ class RequestInput(BaseModel):
     name: str
     shape: list[int] = Field(min_length=1)
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = Field(
+        None, description="The values, flat or nested; omitted when parameters.binary_data_size sends them as bytes"
+    )
     parameters: dict[str, Any] | None = None
 
 
@@ -89,12 +92,32 @@ def _flatten(data: list[Any]) -> list[Any]:
     return flat
 
 
-def rows_from_request(request: InferenceRequest, n_features: int, max_rows: int) -> np.ndarray:
+def _binary_data_size(tensor: RequestInput) -> int | None:
+    """The input's byte count when its values come after the JSON, None when they are in it."""
+    size = (tensor.parameters or {}).get("binary_data_size")
+    if size is None:
+        if tensor.data is None:
+            raise InvalidInput(
+                f"input {tensor.name!r} has no data: send 'data', or its bytes after the JSON header "
+                "with parameters.binary_data_size"
+            )
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InvalidInput(f"input {tensor.name!r}: parameters.binary_data_size must be a number of bytes")
+    if tensor.data is not None:
+        raise InvalidInput(f"input {tensor.name!r} has both 'data' and parameters.binary_data_size; send one")
+    return size
+
+
+def rows_from_request(
+    request: InferenceRequest, n_features: int, max_rows: int, tensor_bytes: memoryview | None = None
+) -> np.ndarray:
+    """The one input tensor as rows, from its JSON data or from `tensor_bytes` (what followed the
+    JSON header, with the binary tensor data extension)."""
     if len(request.inputs) != 1:
         raise InvalidInput(f"expected one input tensor of shape [rows, {n_features}], got {len(request.inputs)}")
     tensor = request.inputs[0]
-    dtype = NUMERIC_DATATYPES.get(tensor.datatype)
-    if dtype is None:
+    if tensor.datatype not in binary_tensors.DTYPES:
         raise InvalidInput(f"input datatype {tensor.datatype!r} is not supported; use FP32, FP64 or an INT type")
     shape = tensor.shape
     if len(shape) == 1 and shape[0] == n_features:
@@ -103,14 +126,22 @@ def rows_from_request(request: InferenceRequest, n_features: int, max_rows: int)
         raise InvalidInput(f"input shape {tensor.shape} does not fit the model: expected [rows, {n_features}]")
     if shape[0] > max_rows:
         raise PayloadTooLarge(f"too many rows: {shape[0]} sent, at most {max_rows} per request")
-    flat = _flatten(tensor.data)
-    if len(flat) != shape[0] * shape[1]:
-        raise InvalidInput(f"input data has {len(flat)} values but shape {tensor.shape} needs {shape[0] * shape[1]}")
-    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in flat):
-        raise InvalidInput(f"input data must be numbers for datatype {tensor.datatype}")
-    rows = np.asarray(flat, dtype=np.float64).reshape(shape)
-    if not np.isfinite(rows).all():
-        raise InvalidInput("input data must be finite numbers")
+    (raw,) = binary_tensors.slices(tensor_bytes or memoryview(b""), [_binary_data_size(tensor)])
+    if raw is not None:
+        values = binary_tensors.decode(raw, tensor.datatype, tensor.shape).astype(np.float64)
+    else:
+        flat = _flatten(tensor.data or [])
+        if len(flat) != shape[0] * shape[1]:
+            raise InvalidInput(
+                f"input data has {len(flat)} values but shape {tensor.shape} needs {shape[0] * shape[1]}"
+            )
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in flat):
+            raise InvalidInput(f"input data must be numbers for datatype {tensor.datatype}")
+        values = np.asarray(flat, dtype=np.float64)
+    rows = values.reshape(shape)
+    # As /predict: beyond float32 (what tree ensembles compute in) is refused, NaN fails the comparison.
+    if not (np.abs(rows) <= FLOAT32_MAX).all():
+        raise InvalidInput(f"input data must be finite numbers of magnitude at most {FLOAT32_MAX:.4g} (float32)")
     return rows
 
 
@@ -122,6 +153,26 @@ def requested_outputs(request: InferenceRequest) -> list[str]:
             f"unknown output {unknown[0]!r}; this model answers {OUTPUT_LABELS!r} and {OUTPUT_PROBABILITIES!r}"
         )
     return names
+
+
+def _flag(parameters: dict[str, Any] | None, name: str, where: str, default: bool) -> bool:
+    value = (parameters or {}).get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{where}.{name} must be true or false")
+    return value
+
+
+def binary_outputs(request: InferenceRequest, names: list[str]) -> set[str]:
+    """The outputs to answer as binary tensor data: those whose `binary_data` says so, or, where
+    an output does not say, all of them if the request's `binary_data_output` does."""
+    default = _flag(request.parameters, "binary_data_output", "parameters", False)
+    if not request.outputs:
+        return set(names) if default else set()
+    return {
+        output.name
+        for index, output in enumerate(request.outputs)
+        if _flag(output.parameters, "binary_data", f"outputs.{index}.parameters", default)
+    }
 
 
 def _labels_datatype(labels: list[Any] | None) -> str:

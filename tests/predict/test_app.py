@@ -29,6 +29,24 @@ def test_openapi_documents_the_three_request_forms(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_openapi_documents_the_binary_tensor_form_beside_the_json(client: TestClient) -> None:
+    jsonschema = pytest.importorskip("jsonschema")  # comes with schemathesis
+    infer = client.get("/openapi.json").json()["paths"]["/v2/models/{name}/infer"]["post"]
+    content = infer["requestBody"]["content"]
+    assert set(content) == {"application/json", "application/octet-stream"}
+    assert "Inference-Header-Content-Length" in content["application/octet-stream"]["schema"]["description"]
+    assert "Inference-Header-Content-Length" in [parameter["name"] for parameter in infer["parameters"]]
+    assert set(infer["responses"]["200"]["content"]) == {"application/json", "application/octet-stream"}
+    schema = content["application/json"]["schema"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    tensor = {"name": "input-0", "shape": [1, 4], "datatype": "FP32"}
+    valid = jsonschema.Draft202012Validator(schema)
+    assert valid.is_valid({"inputs": [{**tensor, "data": [5.1, 3.5, 1.4, 0.2]}]})  # the JSON form, as before
+    assert valid.is_valid({"inputs": [{**tensor, "parameters": {"binary_data_size": 16}}]})  # a binary header
+    assert not valid.is_valid({"inputs": []})
+    assert client.get("/v2").json()["extensions"] == ["binary_tensor_data"]
+
+
 def test_plain_request_id_is_echoed_and_unsafe_one_replaced(client: TestClient) -> None:
     echoed = client.get("/health", headers={"x-request-id": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from types import ModuleType
 
 import pytest
@@ -89,3 +90,48 @@ def test_still_answers_after_something_else_ran_an_event_loop(lambda_module: Mod
     asyncio.run(elsewhere())
     event = load_event("predict-features-v2.json")
     assert reply_from_lambda(lambda_module.handler(event, LocalContext())).json() == {"prediction": 0}
+
+
+BINARY_HEADER = json.dumps(
+    {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "parameters": {"binary_data_size": 32}}]}
+).encode()
+BINARY_REQUEST = BINARY_HEADER + struct.pack("<4d", 5.1, 3.5, 1.4, 0.2)
+
+
+@pytest.mark.parametrize("event_file", ["predict-features-v2.json", "predict-features-v1.json"])
+@pytest.mark.parametrize("binary_out", [True, False], ids=["binary-out", "json-out"])
+def test_binary_tensors_travel_base64_both_ways(lambda_module: ModuleType, event_file: str, binary_out: bool) -> None:
+    """The HTTP API hands a binary body over base64-encoded; Mangum base64-encodes an answer whose
+    content type is not text (application/octet-stream), and leaves a JSON one as text."""
+    header = json.loads(BINARY_HEADER)
+    header["parameters"] = {"binary_data_output": binary_out}
+    json_header = json.dumps(header).encode()
+    body = json_header + BINARY_REQUEST[len(BINARY_HEADER) :]
+    headers = {"Inference-Header-Content-Length": str(len(json_header)), "Content-Type": "application/octet-stream"}
+    event = make_event(load_event(event_file), "POST", "/v2/models/iris-random-forest/infer", body, headers)
+    assert event["isBase64Encoded"] is True
+    response = lambda_module.handler(event, LocalContext())
+    assert response["statusCode"] == 200, response
+    assert response["isBase64Encoded"] is binary_out
+    reply = reply_from_lambda(response)
+    if binary_out:
+        assert reply.headers["content-type"] == "application/octet-stream"
+        length = int(reply.headers["inference-header-content-length"])
+        answer = json.loads(reply.body[:length])
+        assert answer["outputs"][0]["parameters"] == {"binary_data_size": 8}
+        assert struct.unpack("<q", reply.body[length:]) == (0,)
+    else:
+        assert "inference-header-content-length" not in reply.headers
+        assert reply.json()["outputs"][0]["data"] == [0]
+
+
+@pytest.mark.parametrize(
+    "declared", ["\u00b2", "9" * 5000, "0" * 30 + "1"], ids=["unicode-digit", "5000-digits", "leading-zeros"]
+)
+def test_a_content_length_int_cannot_read_is_not_a_500(lambda_module: ModuleType, declared: str) -> None:
+    """Only the Lambda path sees such a header: uvicorn's parser refuses it before the app."""
+    event = make_event(
+        load_event("predict-features-v2.json"), "POST", "/predict", TUTORIAL, {"content-length": declared}
+    )
+    reply = reply_from_lambda(lambda_module.handler(event, LocalContext()))
+    assert reply.status in (200, 413), reply.body
