@@ -134,6 +134,9 @@ def test_cors_opens_to_the_named_origins_only() -> None:
         assert cors["allowOrigins"] == ["https://app.example.com"]
         assert "*" not in json.dumps(cors)
         assert set(cors["allowMethods"]) == {"GET", "POST", "OPTIONS"}
+        # Triton's binary tensor extension: browsers must be able to send and read its header.
+        assert "inference-header-content-length" in cors["allowHeaders"]
+        assert "inference-header-content-length" in cors["exposeHeaders"]
 
 
 def test_roles_allow_only_logging_by_themselves() -> None:

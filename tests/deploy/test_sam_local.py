@@ -100,9 +100,14 @@ def test_sam_local_start_api_serves_the_tutorial_requests(image_build: Path) -> 
         finally:
             api.terminate()
             try:
-                api.wait(timeout=60)
+                output = api.communicate(timeout=60)[0].decode(errors="replace")
             except subprocess.TimeoutExpired:
                 api.kill()
+                output = api.communicate()[0].decode(errors="replace")
+    # SAM local ignores Conditions and mounts both APIs' identical routes: the template declares the
+    # image variant last so that it, the default, is the one served.
+    assert "Mounting PredictFunction at" in output
+    assert "Mounting PredictZipFunction" not in output
     assert [r.status_code for r in replies] == [200, 200, 422], [r.text for r in replies]
     assert replies[0].json() == {"prediction": 0}
     assert replies[1].json() == {"prediction": [0]}
