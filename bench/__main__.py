@@ -1,8 +1,9 @@
 """`python -m bench [--quick] [--rounds N] [--seconds S]`: twinserve against the tutorials' app and the ceiling.
 
 All in one run, interleaved: each round starts a fresh server of baseline, twinserve and ceiling in
-turn, warms it up and measures it, then times the Lambda entry points; memory and sizes come once at
-the end. Prints tables of medians and ranges, and writes bench/results/latest.json plus a dated copy.
+turn, warms it up and measures it, then times the Lambda entry points (and, with a Docker engine, the
+server container's start under the Deployment's contract); memory and sizes come once at the end.
+Prints tables of medians and ranges, and writes bench/results/latest.json plus a dated copy.
 PREDICT_* variables in the environment reach twinserve (e.g. PREDICT_SERVING_FORM=sklearn).
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from compare.processes import REPO
 
-from . import figures, results
+from . import containers, figures, results
 from .apps import BASELINE_VENV, LOAD_CPU, MODEL_DIR, SERVER_CPU, App, build_apps, ensure_baseline, project_stack
 from .apps import caller_predict_env as passed_through
 from .wrk import ensure_wrk, wrk_version
@@ -64,6 +65,12 @@ def parse_config(argv: Sequence[str] | None) -> figures.Config:
         action=argparse.BooleanOptionalAction,
         help="measure what each deployment ships (pip install --target, sam build); default: on, off with --quick",
     )
+    parser.add_argument(
+        "--containers",
+        action=argparse.BooleanOptionalAction,
+        help="with a Docker engine: build the images (sizes above their base) and time the server container's "
+        "cold start (default: on; the Lambda image is built only with --sizes)",
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else figures.Config()
     if args.rounds is not None:
@@ -72,6 +79,8 @@ def parse_config(argv: Sequence[str] | None) -> figures.Config:
         config = replace(config, seconds=args.seconds)
     if args.sizes is not None:
         config = replace(config, sizes=args.sizes)
+    if args.containers is not None:
+        config = replace(config, containers=args.containers)
     return config
 
 
@@ -100,6 +109,7 @@ def measure(
 ) -> dict[str, Any]:
     lambda_apps = [app for app in apps if app.handler is not None]
     twinserve = next(app for app in apps if app.name == "twinserve")
+    images = containers.prepare(config.containers, say)
     figures.prime(apps, say)
     rounds: list[dict[str, Any]] = []
     for number in range(1, config.rounds + 1):
@@ -113,6 +123,11 @@ def measure(
             say(f"  {app.name:<9} Lambda in-process: {len(samples)} invocations, median {_middle(samples):.3f} ms")
         # Each server above started cold once already; the Lambda runtimes all start here.
         round_["cold_starts"] = figures.cold_starts(apps, config.cold_starts - 1, config.cold_starts, say)
+        if images.server is not None:  # twinserve's server as a new pod starts it, beside its process
+            started = images.cold_starts(config.container_cold_starts, say)
+            round_["cold_starts"]["twinserve"]["container"] = started
+            if started:
+                say("  twinserve container cold start (s): " + " ".join(f"{s:.2f}" for s in started))
         round_["batch"] = batch = figures.batch(twinserve, config)
         say(f"  twinserve {batch['rows']} rows: model predict {_middle(batch['model_predict_ms']):.2f} ms")
         rounds.append(round_)
@@ -120,14 +135,18 @@ def measure(
             info = round_["servers"]["twinserve"].get("info") or {}
             say(f"  twinserve serves its {info.get('serving_form', '?')} form (GET /model)")
     # Neither RSS nor sizes depend on timing: the installs and builds run meanwhile, on every CPU.
+    images_record = images.record.get("images")
     with ThreadPoolExecutor(max_workers=1) as pool:
         sized = pool.submit(figures.sizes, BASELINE_VENV, say) if config.sizes else None
         if sized:
             say("sizes: pip install --target (Lambda image, server image), sam build of the zip variant")
+        lambda_built = pool.submit(containers.lambda_image, say) if sized and images_record is not None else None
         say(f"memory: a fresh worker per app, {config.memory_requests:,} requests each (the three at once)")
         memory = figures.memory(apps, load, config, say)
         sizes = sized.result() if sized else None
-    return {"rounds": rounds, "memory": memory, "sizes": sizes}
+        if images_record is not None:
+            images_record["lambda"] = lambda_built.result() if lambda_built else {"skipped": containers.NOT_IN_QUICK}
+    return {"rounds": rounds, "memory": memory, "sizes": sizes, "containers": images.record}
 
 
 def _compile_sources() -> None:

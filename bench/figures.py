@@ -9,6 +9,8 @@ then, for the apps with a Lambda entry point (twinserve, ceiling):
   4. cold starts: more fresh servers, and fresh awslambdaric processes against the local Runtime API;
 and 6. twinserve's model on a 1,000-row batch, in a fresh process.
 Once: 5. RSS of one fresh worker per app after 10,000 requests, and 7. what each deployment ships.
+With a Docker engine, 8. (bench/containers.py): the images' sizes, and per round the server
+container's cold start under the Deployment's contract.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class Config:
     memory_requests: int = 10_000
     memory_timeout_s: float = 420.0  # the most one app's memory load may take
     sizes: bool = True
+    containers: bool = True  # with a Docker engine: figure 8 (the images, the server container's cold start)
+    container_cold_starts: int = 1  # per round, beside the process's
     quick: bool = False
 
 

@@ -20,6 +20,7 @@ RATIO_KEYS = (
     "lambda_invoke_vs_ceiling",
     "cold_start_server_vs_ceiling",
     "cold_start_lambda_vs_ceiling",
+    "cold_start_container_vs_process",
     "memory_mib_over_ceiling",
     "zip_variant_mb",
 )
@@ -117,9 +118,11 @@ def figures(raw: Mapping[str, Any]) -> dict[str, Any]:
         "lambda_invoke": _invoke_figure(rounds),
         "cold_start_server": _cold_figure(rounds, "server"),
         "cold_start_lambda": _cold_figure(rounds, "lambda"),
+        "cold_start_container": _cold_figure(rounds, "container"),
         "memory": memory,
         "batch": _batch_figure(rounds),
         "sizes": raw.get("sizes") or {"skipped": "not measured in this run"},
+        "containers": raw.get("containers") or {"skipped": "not measured in this run"},
     }
 
 
@@ -151,6 +154,11 @@ def ratios(fig: Mapping[str, Any]) -> dict[str, float | None]:
         "lambda_invoke_vs_ceiling": _ratio(*both("lambda_invoke", "median_ms", "median")),
         "cold_start_server_vs_ceiling": _ratio(*both("cold_start_server", "seconds", "median")),
         "cold_start_lambda_vs_ceiling": _ratio(*both("cold_start_lambda", "seconds", "median")),
+        # twinserve's server as a pod starts it (docker run, the Deployment's contract) against its bare process
+        "cold_start_container_vs_process": _ratio(
+            _median(fig, "cold_start_container", "twinserve", "seconds", "median"),
+            _median(fig, "cold_start_server", "twinserve", "seconds", "median"),
+        ),
         "memory_mib_over_ceiling": (
             round(memory_twin - memory_ceiling, 1) if memory_twin is not None and memory_ceiling is not None else None
         ),
@@ -230,7 +238,10 @@ def figure_rows(doc: Mapping[str, Any]) -> list[list[str]]:
         table.append([label, *cells])
     memory = fig.get("memory", {})
     requests = next((m["requests"] for m in memory.values()), 0)
-    table.insert(9, [f"5. RSS MiB after {requests:,} req", *(_fmt(memory.get(a, {}).get("rss_mib"), 1) for a in APPS)])
+    containers = fig.get("containers", {})
+    container_cell = "skipped" if "skipped" in containers else _cell(_twinserve(fig, "cold_start_container"), 2)
+    table.insert(9, ["4. cold start, server container s", "", container_cell, ""])
+    table.insert(10, [f"5. RSS MiB after {requests:,} req", *(_fmt(memory.get(a, {}).get("rss_mib"), 1) for a in APPS)])
     sizes = fig.get("sizes", {})
     zipped = sizes.get("zip_variant", {})
     zip_cell = _fmt(zipped["mb"], 1) if "mb" in zipped else "failed" if "error" in zipped else "skipped"
@@ -243,7 +254,49 @@ def figure_rows(doc: Mapping[str, Any]) -> list[list[str]]:
             "",
         ]
     )
+    images = containers.get("images", {})
+    for name, label in (("server", "server"), ("lambda", "Lambda")):
+        table.append([f"8. {label} image MB (total / above base)", "", _image_cell(containers, images.get(name)), ""])
     return table
+
+
+def _twinserve(fig: Mapping[str, Any], name: str) -> Any:
+    node = fig.get(name, {}).get("twinserve")
+    return node.get("seconds") if isinstance(node, Mapping) else None
+
+
+def _image_cell(containers: Mapping[str, Any], image: Mapping[str, Any] | None) -> str:
+    if "skipped" in containers or image is None or "skipped" in image:
+        return "skipped"
+    if "error" in image:
+        return "failed"
+    return f"{_fmt(image['size_mb'], 1)} / {_fmt(image['project_layers_mb'], 1)}"
+
+
+def container_lines(doc: Mapping[str, Any]) -> list[str]:
+    """Figure 8 in words: each image's base (a stand-in or not), or why there is no figure."""
+    containers = doc["figures"].get("containers", {})
+    if "skipped" in containers:
+        return [f"8. images and container cold start: skipped: {containers['skipped']}"]
+    lines = []
+    for name, image in containers.get("images", {}).items():
+        if "skipped" in image or "error" in image:
+            lines.append(f"8. {name} image: {'skipped: ' + image['skipped'] if 'skipped' in image else 'build failed'}")
+            continue
+        kind = "a stand-in built on this machine" if image["stand_in_base"] else "the published image"
+        lines.append(
+            f"8. {name} image {image['tag']}: {image['size_mb']:,.1f} MB = {image['base']} ({kind}) "
+            f"{image['base_size_mb']:,.1f} MB + {image['project_layers_mb']:,.1f} MB of the project's layers"
+        )
+    started = _twinserve(doc["figures"], "cold_start_container")
+    if isinstance(started, Mapping):
+        ratio = doc["ratios"].get("cold_start_container_vs_process")
+        lines.append(
+            f"4. server container cold start under {containers.get('contract', 'the Deployment')}'s contract: "
+            f"median {_fmt(started['median'], 2)} s over {started['n']}, x{_fmt(ratio, 2)} the process's"
+        )
+    lines += [f"8. WARNING: {error[-300:]}" for error in containers.get("errors", [])]
+    return lines
 
 
 def ratio_rows(doc: Mapping[str, Any]) -> list[list[str]]:
@@ -270,6 +323,8 @@ def print_tables(doc: Mapping[str, Any], note: str = "") -> None:
             for row in [header, *rows]:
                 print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
             print()
+        for line in container_lines(doc):
+            print(line)
         if note:
             print(note)
         return
@@ -286,5 +341,7 @@ def print_tables(doc: Mapping[str, Any], note: str = "") -> None:
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))  # "[min-max]" is not rich markup
         console.print(table)
+    for line in container_lines(doc):
+        console.print(escape(line), soft_wrap=True)
     if note:
         console.print(note)

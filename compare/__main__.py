@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .commands import DEFAULT_DEPLOYMENT, DEFAULT_HPA, calibrate, load, plans, report, simulate, sweep
+from .measure import POD_IMAGE
 from .platforms.base import parse_distribution
 from .profiles import BUILT_IN
 
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100], help="batch sizes (rows)")
     cal.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
     cal.add_argument("--out", type=Path, default=Path("compare-runs/calibration.json"))
+    cal.add_argument(
+        "--pod-image", default=POD_IMAGE, metavar="TAG", help="with a Docker engine: the server image to time as a pod"
+    )
     cal.add_argument("--from-lambda-logs", type=Path, nargs="+", metavar="FILE",
                      help="CloudWatch Logs exports (text or JSON) with the function's REPORT lines")  # fmt: skip
     cal.add_argument(
@@ -106,7 +110,12 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     add("--hpa", type=Path, default=DEFAULT_HPA, help="the HPA manifest to read")
     add("--deployment", type=Path, default=DEFAULT_DEPLOYMENT, help="Deployment manifest (pod requests)")
     add("--cpu-request", type=float, help="pod CPU request in cores (default: the Deployment's)")
-    add("--pod-start", type=parse_distribution, help="pod creation to ready, e.g. const:25")
+    add(
+        "--pod-start",
+        type=parse_distribution,
+        help="pod creation to ready, e.g. const:25 (default: --pod-scheduling-s + the calibration's slowest "
+        "pod start; 20 s without a calibration)",
+    )
     add("--pod-scheduling-s", type=float, default=10.0, help="scheduling + image pull before start")
     add("--node-provisioning-s", type=float, default=0.0, help="extra start time beyond the nodes' room")
     add("--pods-per-cluster", type=int, default=1_000_000, help="pods the existing nodes hold")

@@ -6,10 +6,14 @@ by `simulate`. All times in seconds. JSON shape:
     {"created": "...", "source": "local" | "lambda-logs" | "load-run" | "hand",
      "machine": {...}, "versions": {...},
      "lambda": {"cold_start_s": [...], "warm_s": {"1": [...], "10": [...]}, "memory_mb": 1024},
-     "server": {"cold_start_s": [...], "warm_s": {"1": [...]}}}
+     "server": {"cold_start_s": [...], "warm_s": {"1": [...]},
+                "pod_start_s": [...], "pod_start_source": "container" | "process"}}
 
 `cold_start_s` is the whole time of a request that starts an environment or a pod's process
-(process start to the first answer); `warm_s` the time of a request on a warm one.
+(process start to the first answer); `warm_s` the time of a request on a warm one. The server's
+`pod_start_s` (optional: older records lack it) is what a new pod costs before its probe passes:
+the server image's container under the Deployment's contract, `docker run` to the first correct
+answer ("container"), or, where no Docker engine answered, the process's cold start ("process").
 """
 
 from __future__ import annotations
@@ -19,19 +23,36 @@ import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .platforms.base import Constant, Empirical
 
 ENTRY_POINTS = ("lambda", "server")
+PodStartSource = Literal["container", "process"]
 
 
 class EntryPointTimes(BaseModel):
     cold_start_s: list[float] = Field(min_length=1)
     warm_s: dict[str, list[float]] = Field(description="batch size -> warm request times")
     memory_mb: int | None = None
+    # The server's only: a new pod's start, and what was timed (see the module's docstring).
+    pod_start_s: list[float] | None = Field(default=None, min_length=1)
+    pod_start_source: PodStartSource | None = None
+
+    @field_validator("pod_start_s")
+    @classmethod
+    def _non_negative(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and any(s < 0 for s in value):
+            raise ValueError("pod_start_s: times are non-negative")
+        return value
+
+    @model_validator(mode="after")
+    def _pod_start_says_its_source(self) -> Self:
+        if (self.pod_start_s is None) != (self.pod_start_source is None):
+            raise ValueError("pod_start_s and pod_start_source come together (what was timed: container or process)")
+        return self
 
     @field_validator("warm_s")
     @classmethod
@@ -55,6 +76,12 @@ class Calibration(BaseModel):
 
     model_config = {"populate_by_name": True}
 
+    @model_validator(mode="after")
+    def _pod_start_is_the_servers(self) -> Self:
+        if self.lambda_.pod_start_s is not None:
+            raise ValueError("lambda: pod_start_s belongs to the server (a Lambda environment has no pod)")
+        return self
+
     @classmethod
     def read(cls, path: Path) -> Calibration:
         try:
@@ -77,6 +104,11 @@ class Calibration(BaseModel):
         if not samples:
             raise ValueError(f"the calibration has no warm times for {entry_point} at batch size {batch}")
         return Empirical(tuple(samples))
+
+    def pod_start_s(self) -> list[float]:
+        """A new pod's start before its probe passes: the measured pod start, else (an older record) the
+        server process's cold start."""
+        return self.server.pod_start_s or self.server.cold_start_s
 
     def cold_extra(self, entry_point: str, batch: int = 1) -> Empirical | Constant:
         """The time a cold request takes beyond a warm one (init and first-call costs)."""

@@ -60,7 +60,8 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
         calibration = Calibration.read(args.calibration)
         lambda_warm, server_warm = calibration.warm("lambda"), calibration.warm("server")
         cold_extra = calibration.cold_extra("lambda")
-        pod_start = args.pod_start or Constant(args.pod_scheduling_s + max(calibration.server.cold_start_s))
+        # A new pod: scheduling and pull, then its start (the container's where calibrate timed one).
+        pod_start = args.pod_start or Constant(args.pod_scheduling_s + max(calibration.pod_start_s()))
     elif args.service and args.cold:
         lambda_warm = server_warm = args.service
         cold_extra = args.cold
@@ -277,12 +278,9 @@ def calibrate_from_load_run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"{args.from_load_run}: no answered warm request in the run")
     base = Calibration.read(args.base)
     previous = base.times(args.entry_point)
-    times = EntryPointTimes(
-        # A Kubernetes pod answers no request cold: its start is measured locally, so keep the base's.
-        cold_start_s=cold.tolist() or previous.cold_start_s,
-        warm_s={**previous.warm_s, "1": warm.tolist()},
-        memory_mb=previous.memory_mb,
-    )
+    # A Kubernetes pod answers no request cold: its start is measured locally, so keep the base's (and its pod start).
+    warm_s = {**previous.warm_s, "1": warm.tolist()}
+    times = previous.model_copy(update={"cold_start_s": cold.tolist() or previous.cold_start_s, "warm_s": warm_s})
     key = "lambda_" if args.entry_point == "lambda" else "server"
     base.model_copy(update={"source": "load-run", key: times}).write(args.out)
     return {
@@ -303,16 +301,20 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     from importlib.metadata import version
 
     from . import measure
-    from .calibration import EntryPointTimes, machine_facts
+    from .calibration import machine_facts
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
     if args.model_dir:
         env["PREDICT_MODEL_DIR"] = str(args.model_dir)
-    lambda_cold, server_cold = [], []
-    for run in range(args.runs):  # interleaved, so drift on the machine touches both alike
+    pod = measure.PodStart.find(args.pod_image, progress=lambda line: print(line, file=sys.stderr))
+    print(f"pod start: {pod.source}: {pod.why}", file=sys.stderr)
+    lambda_cold, server_cold, container_cold = [], [], []
+    for run in range(args.runs):  # interleaved, so drift on the machine touches all alike
         print(f"cold starts: run {run + 1} of {args.runs}", file=sys.stderr)
         lambda_cold.append(measure.lambda_cold_start(env))
         server_cold.append(measure.server_cold_start(env))
+        if pod.source == "container":
+            container_cold.append(pod.measure())
     print("warm requests", file=sys.stderr)
     calibration = Calibration(
         source="local",
@@ -322,7 +324,10 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
             cold_start_s=lambda_cold, warm_s=measure.lambda_warm_times(env, args.batches, args.requests)
         ),
         server=EntryPointTimes(
-            cold_start_s=server_cold, warm_s=measure.server_warm_times(env, args.batches, args.requests)
+            cold_start_s=server_cold,
+            warm_s=measure.server_warm_times(env, args.batches, args.requests),
+            pod_start_s=container_cold if pod.source == "container" else list(server_cold),
+            pod_start_source=pod.source,
         ),
     )
     calibration.write(args.out)
@@ -331,7 +336,9 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         for entry, times in (("lambda", calibration.lambda_), ("server", calibration.server))
         for what, samples in (("cold_start", times.cold_start_s), ("warm_1_row", times.warm_s["1"]))
     }
-    return {"out": str(args.out), **medians}
+    pod_start_ms = round(statistics.median(calibration.pod_start_s()) * 1000, 2)
+    return {"out": str(args.out), **medians, "server_pod_start_ms": pod_start_ms, "pod_start_source": pod.source,
+            "pod_start": pod.why}  # fmt: skip
 
 
 def report(args: argparse.Namespace) -> dict[str, Any]:

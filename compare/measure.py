@@ -4,22 +4,30 @@ Lambda path: a fresh process running the real awslambdaric client with the handl
 local Runtime API; cold start is process start to the first invocation's response (Lambda's own
 sandbox creation, not reproducible here, comes on top). Server path: a fresh `python -m predict
 serve`; cold start is process start to the first correct answer on POST /predict. Warm times are
-client-side round trips, one at a time, after a warm-up.
+client-side round trips, one at a time, after a warm-up. A new pod's start: where a Docker engine
+answers, the server image (built; the layer cache makes a rebuild quick) run under the Deployment's
+contract, `docker run` to the first correct answer; else the server process's cold start, labelled so.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess  # nosec B404  # only its TimeoutExpired, from compare.docker's builds
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import httpx
 
+from . import docker
+from .calibration import PodStartSource
 from .events import load_event, make_event, reply_from_lambda
+from .pod_contract import PodContract, pod_contract
 from .processes import lambda_runtime, uvicorn_server
 
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
 WARM_UP = 20
+POD_IMAGE = "twinserve-predict:calibrate"  # the server image `calibrate` builds and times as a new pod
 
 
 def batch_body(rows: int) -> bytes:
@@ -103,3 +111,34 @@ def server_warm_times(env: Mapping[str, str], batches: list[int], requests: int)
                     raise RuntimeError(f"warm request failed: {response.status_code} {response.text}")
             times[str(rows)] = samples
     return times
+
+
+@dataclass(frozen=True)
+class PodStart:
+    """How a new pod's start is timed: the server container (`image` under `contract`), or the process."""
+
+    source: PodStartSource
+    why: str
+    image: str | None = None
+    contract: PodContract | None = None
+
+    @classmethod
+    def find(cls, image: str = POD_IMAGE, progress: Callable[[str], None] = print) -> PodStart:
+        """The container where an engine answers and the image builds; else the process, saying why."""
+        missing = docker.engine_missing()
+        if missing is not None:
+            return cls("process", f"{missing}: the server process's cold start stands in for a pod's start")
+        progress(f"pod start: building {image} from {docker.SERVER_DOCKERFILE.name} (cached after the first time)")
+        try:
+            built_s = docker.build(docker.SERVER_DOCKERFILE, image)
+        except (docker.DockerError, subprocess.TimeoutExpired) as exc:
+            progress(f"WARNING: {image} did not build, so the process's cold start stands in for a pod's: {exc}")
+            return cls("process", f"the server image did not build: {str(exc)[-500:]}")
+        why = f"{image} (built in {built_s:.1f} s) under the Deployment's contract, docker run to the first answer"
+        return cls("container", why, image, pod_contract())
+
+    def measure(self) -> float:
+        """One container start, in seconds; the process source has nothing to add to the server's cold starts."""
+        if self.image is None or self.contract is None:
+            raise ValueError("the process's pod start is the server's cold start: nothing more to measure")
+        return docker.container_cold_start(self.image, self.contract)

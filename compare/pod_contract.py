@@ -18,6 +18,8 @@ from .manifests import cpu_cores
 
 DEPLOYMENT = Path(__file__).resolve().parents[1] / "k8s" / "base" / "deployment.yaml"
 
+# The one writable path of the pod: an emptyDir there, a tmpfs under Docker (not a temp file of ours).
+TMP_MOUNT = "/tmp"  # noqa: S108  # nosec B108
 # Kubernetes' binary suffixes and Docker's --memory units (b, k, m, g: powers of 1024).
 _DOCKER_MEMORY = {"Ki": "k", "Mi": "m", "Gi": "g"}
 
@@ -43,7 +45,7 @@ class PodContract:
         if self.read_only_root:
             args.append("--read-only")
         if self.tmp_size is not None:
-            args += ["--tmpfs", f"/tmp:rw,size={self.tmp_size}"]  # noqa: S108  # the emptyDir's mount
+            args += ["--tmpfs", f"{TMP_MOUNT}:rw,size={self.tmp_size}"]
         if self.drop_all_capabilities:
             args += ["--cap-drop", "ALL"]
         if self.no_new_privileges:
@@ -81,7 +83,7 @@ def pod_contract(deployment: Path = DEPLOYMENT) -> PodContract:
     tmp_size = None
     for mount in container.get("volumeMounts", []):
         volume = volumes.get(mount["name"], {})
-        if mount["mountPath"] == "/tmp" and "emptyDir" in volume:  # noqa: S108
+        if mount["mountPath"] == TMP_MOUNT and "emptyDir" in volume:
             tmp_size = docker_memory(str(volume["emptyDir"].get("sizeLimit", "64Mi")))
     limits = container["resources"]["limits"]
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])

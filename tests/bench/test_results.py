@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench import results
+from bench import containers, results
 from bench.stats import percentile, summary
 
 
@@ -34,7 +34,7 @@ def a_round(scale: float) -> dict[str, Any]:
         },
         "cold_starts": {
             "baseline": {"server": [3.2], "lambda": []},
-            "twinserve": {"server": [1.4], "lambda": [1.5, 1.5]},
+            "twinserve": {"server": [1.4], "lambda": [1.5, 1.5], "container": [2.6]},
             "ceiling": {"server": [0.9], "lambda": [1.0, 1.0]},
         },
         "batch": {"rows": 1000, "model_predict_ms": [2.0, 2.2, 2.4], "handler_ms": [6.0, 6.5, 7.0]},
@@ -58,7 +58,23 @@ RAW: dict[str, Any] = {
         "server_image_packages_mb": 140.0,
         "baseline_venv_packages_mb": 300.0,
     },
+    "containers": {
+        "images": {
+            "server": {
+                "tag": "twinserve-predict:bench",
+                "size_mb": 360.2,
+                "base": "python:3.12.8-slim-bookworm",
+                "base_size_mb": 139.1,
+                "stand_in_base": True,
+                "project_layers_mb": 221.1,
+                "build_s": 2.0,
+            },
+            "lambda": {"skipped": containers.NOT_IN_QUICK},
+        },
+        "contract": "k8s/base/deployment.yaml",
+    },
 }
+NO_ENGINE = "needs a Docker engine (no docker client)"
 
 
 def test_ratios_come_from_the_medians() -> None:
@@ -71,6 +87,7 @@ def test_ratios_come_from_the_medians() -> None:
     # server cold starts: each round's measured start and its extra one, so the median of 1.2,1.4 x3 over 1.0,0.9 x3
     assert ratios["cold_start_server_vs_ceiling"] == pytest.approx(1.3 / 0.95, abs=1e-3)
     assert ratios["cold_start_lambda_vs_ceiling"] == pytest.approx(1.5)
+    assert ratios["cold_start_container_vs_process"] == pytest.approx(2.0)  # 2.6 s over twinserve's 1.3 s
     assert ratios["memory_mib_over_ceiling"] == pytest.approx(45.5)
     assert ratios["zip_variant_mb"] == pytest.approx(110.4)
 
@@ -150,6 +167,8 @@ def test_tables_print(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     results.print_tables(results.document(RAW, {}), note="took 1 s")
     out = capsys.readouterr().out
     assert "1,700 [1,400-1,800]" in out  # brackets survive rich's markup
+    assert "360.2 / 221.1" in out
+    assert "python:3.12.8-slim-bookworm (a stand-in built on this machine)" in out
     assert "took 1 s" in out
 
 
@@ -171,3 +190,50 @@ def test_percentile_and_summary() -> None:
     assert percentile([3.0], 99) == 3.0
     assert summary([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
     assert summary([])["median"] is None
+
+
+def test_container_figures_beside_the_process() -> None:
+    doc = results.document(RAW, {"config": {"connections": 16}})
+    assert doc["figures"]["cold_start_container"] == {
+        "twinserve": {"seconds": {"median": 2.6, "min": 2.6, "max": 2.6, "n": 3}, "samples_s": [2.6, 2.6, 2.6]}
+    }
+    assert "cold_start_container_vs_process" not in doc["targets"]  # a figure to read, not a target
+    rows = {row[0]: row[1:] for row in results.figure_rows(doc)}
+    assert rows["4. cold start, server s"][1] == "1.30 [1.20-1.40]"
+    assert rows["4. cold start, server container s"] == ["", "2.60", ""]
+    assert rows["8. server image MB (total / above base)"] == ["", "360.2 / 221.1", ""]
+    assert rows["8. Lambda image MB (total / above base)"] == ["", "skipped", ""]
+    labels = [row[0] for row in results.figure_rows(doc)]
+    assert labels.index("4. cold start, server container s") < labels.index("5. RSS MiB after 10,000 req")
+    lines = results.container_lines(doc)
+    assert lines[0] == (
+        "8. server image twinserve-predict:bench: 360.2 MB = python:3.12.8-slim-bookworm (a stand-in built on this "
+        "machine) 139.1 MB + 221.1 MB of the project's layers"
+    )
+    assert lines[1] == "8. lambda image: skipped: not built without --sizes (off in --quick)"
+    assert lines[2].endswith("k8s/base/deployment.yaml's contract: median 2.60 s over 3, x2.00 the process's")
+
+
+def test_without_an_engine_the_container_figures_say_why() -> None:
+    rounds = [a_round(1.0)]
+    del rounds[0]["cold_starts"]["twinserve"]["container"]
+    doc = results.document({**RAW, "rounds": rounds, "containers": {"skipped": NO_ENGINE}}, {})
+    assert doc["figures"]["containers"] == {"skipped": NO_ENGINE}
+    assert doc["figures"]["cold_start_container"] == {}
+    assert doc["ratios"]["cold_start_container_vs_process"] is None
+    rows = {row[0]: row[1:] for row in results.figure_rows(doc)}
+    assert rows["4. cold start, server container s"][1] == "skipped"
+    assert rows["8. server image MB (total / above base)"][1] == "skipped"
+    assert results.container_lines(doc) == [f"8. images and container cold start: skipped: {NO_ENGINE}"]
+    assert json.loads(json.dumps(doc))["raw"]["containers"] == {"skipped": NO_ENGINE}  # in the results JSON
+
+
+def test_a_failed_build_or_start_is_shown_as_such() -> None:
+    server = {"tag": "twinserve-predict:bench", "dockerfile": "server.Dockerfile", "error": "docker build failed"}
+    containers = {"images": {"server": server}, "contract": "k8s/base/deployment.yaml", "errors": ["no answer"]}
+    doc = results.document({**RAW, "containers": containers}, {})
+    rows = {row[0]: row[1:] for row in results.figure_rows(doc)}
+    assert rows["8. server image MB (total / above base)"][1] == "failed"
+    lines = results.container_lines(doc)
+    assert "8. server image: build failed" in lines
+    assert "8. WARNING: no answer" in lines

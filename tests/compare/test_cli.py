@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +15,20 @@ from compare.calibration import Calibration
 from tests.helpers import REPO
 
 
-def compare(*args: str) -> subprocess.CompletedProcess[str]:
+def compare(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "compare", *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
-    )
+        [sys.executable, "-m", "compare", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+
+
+def without_docker() -> dict[str, str]:
+    """This environment with no docker client on PATH: what compare.docker.engine_missing() sees on a machine
+    without Docker (and no image is built)."""
+    kept = [folder for folder in os.environ["PATH"].split(os.pathsep) if shutil.which("docker", path=folder) is None]
+    path = os.pathsep.join(folder for folder in kept if folder)
+    assert shutil.which("docker", path=path) is None
+    return {**os.environ, "PATH": path}
 
 
 def scenario(platform: str, *extra: str) -> dict[str, float]:
@@ -88,10 +100,11 @@ def test_report_with_charts_table_and_crossover(tmp_path: Path) -> None:
 def test_calibrate_measures_both_entry_points_and_simulate_reads_it(
     predict_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """Without a Docker engine (none on PATH), the process's cold start stands in for a pod's start, labelled so."""
     out = tmp_path / "calibration.json"
     measured = compare(
-        "calibrate", "--runs", "1", "--requests", "10", "--batches", "1", "3",
-        "--model-dir", predict_env["PREDICT_MODEL_DIR"], "--out", str(out),
+        "calibrate", "--runs", "2", "--requests", "10", "--batches", "1", "3",
+        "--model-dir", predict_env["PREDICT_MODEL_DIR"], "--out", str(out), env=without_docker(),
     )  # fmt: skip
     assert measured.returncode == 0, measured.stderr
     calibration = Calibration.read(out)
@@ -100,6 +113,13 @@ def test_calibrate_measures_both_entry_points_and_simulate_reads_it(
         assert len(times.warm_s["1"]) == 10
         # A cold start imports scikit-learn and loads the model: far slower than a warm request.
         assert min(times.cold_start_s) > 10 * max(times.warm_s["1"])
+    assert calibration.server.pod_start_source == "process"
+    assert calibration.server.pod_start_s == calibration.server.cold_start_s
+    assert len(calibration.server.cold_start_s) == 2
+    printed = json.loads(measured.stdout)
+    assert printed["pod_start_source"] == "process"
+    assert printed["pod_start"].startswith("needs a Docker engine (no docker client)")
+    assert "pod start: process: needs a Docker engine" in measured.stderr
     simulated = compare("simulate", "--profile", "steady", "--rate", "20", "--duration", "60",
                         "--calibration", str(out), "--json")  # fmt: skip
     assert simulated.returncode == 0, simulated.stderr
