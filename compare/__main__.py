@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .commands import DEFAULT_DEPLOYMENT, DEFAULT_HPA, calibrate, load, plans, report, simulate, sweep
+from .commands import DEFAULT_DEPLOYMENT, DEFAULT_HPA, DEFAULT_KNATIVE, calibrate, load, plans, report, simulate, sweep
 from .measure import POD_IMAGE
 from .platforms.base import parse_distribution
 from .profiles import BUILT_IN
@@ -18,7 +18,7 @@ from .profiles import BUILT_IN
 
 def _print_table(result: dict[str, Any]) -> None:
     rows = ["requests", "ok", "errors", "throttled", "cold_starts", "p50_ms", "p95_ms", "p99_ms", "max_instances"]
-    platforms = [p for p in ("lambda", "k8s") if p in result]
+    platforms = [p for p in ("lambda", "k8s", "knative") if p in result]
     profile = result["profile"]
     print(f"profile {profile['name']}: {profile['requests']} requests over {profile['duration_s']:.0f} s")
     print(f"{'':<16}" + "".join(f"{p:>16}" for p in platforms))
@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help="simulate Lambda and Kubernetes for a traffic profile")
-    sim.add_argument("--platform", choices=["lambda", "k8s", "both"], default="both")
+    sim.add_argument("--platform", choices=["lambda", "k8s", "knative", "all", "both"], default="both",
+                     help="all: Lambda, the HPA Deployment and Knative; both: Lambda and the Deployment")  # fmt: skip
     _scenario_arguments(sim)
     sim.add_argument("--provisioned", type=int, default=0, help="Lambda provisioned concurrency")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -122,6 +123,11 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-queue", type=int, help="requests a pod holds before refusing (503); default unbounded")
     add("--request-timeout", type=float, default=30.0, help="client/ingress timeout on Kubernetes (s)")
     add("--prices", type=Path, help="a TOML overriding compare/prices.toml")
+    add("--knative", type=Path, default=DEFAULT_KNATIVE, help="the Knative Service manifest to read (KPA, pod)")
+    add("--container-concurrency", type=int, help="Knative: requests a pod takes at once (default: the manifest's)")
+    add("--target", type=float, help="Knative: the KPA's concurrency target per pod (default: the manifest's)")
+    add("--stable-window", type=float, help="Knative: the KPA's stable window, seconds (default: the manifest's)")
+    add("--scale-to-zero-grace", type=float, default=30.0, help="Knative: config-autoscaler's grace period (s)")
 
 
 def _plan_arguments(parser: argparse.ArgumentParser, purpose: str = "") -> None:

@@ -13,22 +13,26 @@ import numpy as np
 
 from .calibration import Calibration, EntryPointTimes
 from .hpa import HPAParams
+from .knative_manifest import kpa_params, pod_resources, read_service, request_timeout_s
 from .load import LoadPlan, read_run, run_load, summarize, write_run
 from .manifests import pod_requests
 from .plans import Targets, evaluate_plans
 from .platforms.base import Constant, RunRecords
 from .platforms.k8s import K8sConfig
+from .platforms.knative import KnativeConfig
 from .platforms.lambda_ import LambdaConfig
 from .prices import PodResources, PriceBook
 from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
 from .recommendation import table as plan_table
 from .report.html import cost_figures, write_report
 from .report.recommendation import recommendation_section
-from .simulation import Scenario, run_k8s, run_lambda, scenario_figures
+from .simulation import Scenario, run_k8s, run_knative, run_lambda, scenario_figures
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
 DEFAULT_DEPLOYMENT = REPO / "k8s" / "base" / "deployment.yaml"
+DEFAULT_KNATIVE = REPO / "k8s" / "knative" / "service.yaml"
+PLATFORM_CHOICES = {"all": ("lambda", "k8s", "knative"), "both": ("lambda", "k8s")}
 
 
 def _profile(args: argparse.Namespace) -> Profile:
@@ -55,6 +59,26 @@ def _hpa(args: argparse.Namespace) -> HPAParams:
     return HPAParams(min_replicas=2, max_replicas=20, target_utilization=0.7)
 
 
+def _knative(args: argparse.Namespace, pod_start: Any) -> tuple[KnativeConfig, PodResources]:
+    """The KPA and the pod from the Knative manifest; the scenario mode's flags override the manifest's values
+    (--container-concurrency, --target, --stable-window) and Knative's cluster defaults (--scale-to-zero-grace)."""
+    from dataclasses import replace
+
+    service = read_service(args.knative)
+    params = kpa_params(service, scale_to_zero_grace_s=args.scale_to_zero_grace)
+    overrides: dict[str, Any] = {}
+    if args.container_concurrency is not None:
+        overrides["container_concurrency"] = args.container_concurrency
+    if args.target is not None:
+        overrides["target"] = args.target
+    if args.stable_window is not None:
+        overrides["stable_window_s"] = args.stable_window
+    config = KnativeConfig(
+        replace(params, **overrides), pod_start=pod_start, request_timeout_s=request_timeout_s(service)
+    )
+    return config, pod_resources(service)
+
+
 def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
     if args.calibration:
         calibration = Calibration.read(args.calibration)
@@ -76,6 +100,11 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
     hpa = _hpa(args)
     pod = pod_requests(args.deployment) if args.deployment.exists() else PodResources(cpu=0.5, memory_gib=0.25)
     cpu_request = args.cpu_request or pod.cpu
+    # Knative's cold start is a pod's start: --cold in the scenario mode, else the pod start the HPA path uses.
+    knative, knative_pod = (
+        _knative(args, args.cold if args.service and args.cold and not args.calibration else pod_start)
+        if getattr(args, "platform", None) in ("knative", "all") else (None, None)
+    )  # fmt: skip
     return Scenario(
         arrivals=profile.arrivals(args.seed),
         duration_s=profile.duration_s,
@@ -99,6 +128,8 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
         ),
         pod_memory_gib=pod.memory_gib,
         seed=args.seed,
+        knative_config=knative,
+        knative_pod=knative_pod,
     )
 
 
@@ -112,9 +143,9 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.sweep:
         result["lambda_sweep"] = _sweep_note(args.sweep, scenario.lambda_config.memory_mb)
-    runners = {"lambda": run_lambda, "k8s": run_k8s}
+    runners = {"lambda": run_lambda, "k8s": run_k8s, "knative": run_knative}
     runs = []
-    for name in ("lambda", "k8s") if args.platform == "both" else (args.platform,):
+    for name in PLATFORM_CHOICES.get(args.platform, (args.platform,)):
         started = time.perf_counter()
         run, cost = runners[name](scenario, book)
         runs.append(run)
@@ -165,7 +196,7 @@ def _report(
     """simulate --report: the plans' recommendation first, then both platforms (and a measured run)."""
     summaries = {
         name: {**result[key], "cost_usd": result[key]["cost_usd"]["total"]}
-        for key, name in (("lambda", "lambda"), ("k8s", "kubernetes"))
+        for key, name in (("lambda", "lambda"), ("k8s", "kubernetes"), ("knative", "knative"))
         if key in result
     }
     if args.measured:

@@ -10,6 +10,7 @@ import numpy as np
 from .platforms.base import THROTTLED, Distribution, RunRecords
 from .platforms.hybrid import HybridConfig, simulate_hybrid
 from .platforms.k8s import K8sConfig, simulate_k8s
+from .platforms.knative import KnativeConfig, simulate_knative
 from .platforms.lambda_ import LambdaConfig, provisioned_environment_seconds, simulate_lambda
 from .prices import LambdaUsage, PodResources, PriceBook, kubernetes_cost, lambda_cost
 
@@ -25,6 +26,8 @@ class Scenario:
     k8s_config: K8sConfig
     pod_memory_gib: float = 0.5
     seed: int = 0
+    knative_config: KnativeConfig | None = None  # None: no Knative run (its manifest or flags were not read)
+    knative_pod: PodResources | None = None
 
 
 def run_lambda(scenario: Scenario, book: PriceBook) -> tuple[RunRecords, dict[str, Any]]:
@@ -51,6 +54,15 @@ def _lambda_usage(run: RunRecords, billed: np.ndarray, scenario: Scenario) -> La
 def run_k8s(scenario: Scenario, book: PriceBook) -> tuple[RunRecords, dict[str, Any]]:
     run = simulate_k8s(scenario.arrivals, scenario.server_warm, scenario.k8s_config, scenario.seed)
     pod = PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib)
+    return run, kubernetes_cost(run.extra["pod_seconds"], pod, scenario.duration_s, book)
+
+
+def run_knative(scenario: Scenario, book: PriceBook) -> tuple[RunRecords, dict[str, Any]]:
+    """Pods scaled by the KPA, to zero; priced as the Kubernetes platform's pods, for the seconds they exist."""
+    if scenario.knative_config is None:
+        raise ValueError("no Knative configuration in the scenario")
+    run = simulate_knative(scenario.arrivals, scenario.server_warm, scenario.knative_config, scenario.seed)
+    pod = scenario.knative_pod or PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib)
     return run, kubernetes_cost(run.extra["pod_seconds"], pod, scenario.duration_s, book)
 
 

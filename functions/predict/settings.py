@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The embedded default model lives beside the code, so `make run`, the images and the
@@ -20,7 +20,8 @@ LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 class Settings(BaseSettings):
     # An empty variable is an unset one: SAM's local runner turns the template's `AWS::NoValue`
     # into "", and a deployment tool that blanks a variable means "use the default".
-    model_config = SettingsConfigDict(env_prefix="PREDICT_", frozen=True, env_ignore_empty=True)
+    # populate_by_name: a field with an alias (port) is still set by its name in code, Settings(port=...).
+    model_config = SettingsConfigDict(env_prefix="PREDICT_", frozen=True, env_ignore_empty=True, populate_by_name=True)
 
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Directory holding model.joblib and metadata.json")
     model_uri: str | None = Field(
@@ -41,7 +42,14 @@ class Settings(BaseSettings):
     base_path: str = Field("/", description="Path prefix stripped on Lambda (an API Gateway stage or mapping)")
 
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    # Knative and Cloud Run tell the container its port in PORT; PREDICT_PORT, when set, wins.
+    port: int = Field(
+        8000,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("PREDICT_PORT", "PORT"),
+        description="Listening port: PREDICT_PORT, else PORT (set by Knative, Cloud Run), else 8000",
+    )
     workers: int = Field(1, ge=1, description="uvicorn workers; on Kubernetes keep 1 and scale replicas")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = Field(True, description="One JSON log line per request (no bodies)")

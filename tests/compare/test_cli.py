@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -52,6 +53,29 @@ def test_long_keep_alive_makes_cold_starts_vanish() -> None:
     long = scenario("lambda", *base, "--keep-alive", "600")
     assert short["cold_start_probability"] > 0.3
     assert long["cold_start_probability"] < 0.001
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.02])
+def test_knative_scenario_cold_starts_follow_the_gaps_longer_than_the_way_to_zero(rate: float) -> None:
+    # Sparse Poisson traffic: a request starts cold when the gap before it outlasts the stable
+    # window plus the grace period (60 + 30 s), give or take the 2 s decision tick.
+    figures = scenario("knative", "--rate", str(rate), "--service", "exp:0.005", "--cold", "exp:0.5",
+                       "--container-concurrency", "4", "--target", "4", "--stable-window", "60",
+                       "--scale-to-zero-grace", "30", "--duration", str(round(4000 / rate)), "--seed", "3")  # fmt: skip
+    assert {"cold_start_probability", "mean_pods", "mean_response_s", "rejected"} <= set(figures)
+    expected = math.exp(-rate * 90)
+    assert figures["cold_start_probability"] == pytest.approx(expected, abs=0.04)
+    assert 0 < figures["mean_pods"] < 1  # scaled to zero between the bursts
+    assert figures["rejected"] == 0
+
+
+def test_all_runs_the_three_platforms() -> None:
+    result = compare("simulate", "--platform", "all", "--profile", "spike", "--service", "exp:0.005",
+                     "--cold", "const:1.2", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert {"lambda", "k8s", "knative"} <= set(figures)
+    assert figures["knative"]["requests"] == figures["lambda"]["requests"]
 
 
 def test_table_for_both_platforms_with_cost() -> None:

@@ -12,6 +12,7 @@ from predict.settings import Settings
 def _no_predict_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(f"PREDICT_{name.upper()}", raising=False)
+    monkeypatch.delenv("PORT", raising=False)  # the port's fallback (Knative, Cloud Run)
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
@@ -41,3 +42,37 @@ def test_a_blank_but_not_empty_value_is_still_refused(monkeypatch: pytest.Monkey
     monkeypatch.setenv("PREDICT_MAX_ROWS", " ")
     with pytest.raises(ValidationError, match="max_rows"):
         Settings()
+
+
+# --- the port: PREDICT_PORT, else PORT (Knative and Cloud Run set it), else 8000 ---------------
+
+
+def test_port_defaults_to_8000() -> None:
+    assert Settings().port == 8000
+
+
+def test_port_is_read_from_port_when_predict_port_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "8080")
+    assert Settings().port == 8080
+
+
+def test_predict_port_wins_over_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "8080")
+    monkeypatch.setenv("PREDICT_PORT", "9000")
+    assert Settings().port == 9000
+
+
+def test_an_empty_predict_port_falls_back_to_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREDICT_PORT", "")
+    monkeypatch.setenv("PORT", "8080")
+    assert Settings().port == 8080
+
+
+def test_a_bad_port_is_refused_whichever_variable_holds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "70000")
+    with pytest.raises(ValidationError, match="PORT"):
+        Settings()
+
+
+def test_port_is_still_set_by_name_in_code() -> None:
+    assert Settings(port=9001).port == 9001

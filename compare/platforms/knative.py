@@ -1,0 +1,179 @@
+"""Knative Serving, simulated: single-worker pods scaled by the KPA on concurrency, down to zero.
+
+Each pod is one uvicorn worker, a first-come-first-served queue with the calibrated service time,
+as on compare/platforms/k8s.py. Every tick (2 s) the KPA (compare/kpa.py, parameters from the
+deployed k8s/knative manifest) reads the revision's concurrency, averaged per second over the
+stable and panic windows, and sets the pod count; a new pod takes `pod_start` (scheduling, image
+pull, process start, model load) to become ready. A request goes to the ready pod holding the
+fewest (the activator's and the ingress' balancing, alike here); `containerConcurrency` is a hard
+limit per pod, the excess waiting in the pod's queue-proxy, which refuses (503) a request beyond
+10 x containerConcurrency waiting. At zero pods the activator holds requests, asks the autoscaler
+at once (it does not wait for the tick), and sends them on when a pod is ready: those requests
+start cold, paying the pod's start. A request whose answer would come later than
+`request_timeout_s` (the Service's timeoutSeconds) counts as a 504.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..kpa import ConcurrencyWindows, KnativePodAutoscaler, KPAParams
+from .base import OK, REJECTED, TIMED_OUT, Constant, Distribution, RunRecords
+
+QUEUE_DEPTH_FACTOR = 10  # the queue-proxy's breaker queue: 10 x containerConcurrency
+
+
+@dataclass(frozen=True)
+class KnativeConfig:
+    kpa: KPAParams
+    pod_start: Distribution = field(default_factory=lambda: Constant(20.0))  # the cold start
+    request_timeout_s: float = 300.0  # timeoutSeconds
+    initial_pods: int | None = None  # ready at the run's start; default: the KPA's initial scale
+
+
+@dataclass(eq=False)
+class _Pod:
+    created_at: float
+    ready_at: float
+    free_at: float = 0.0
+    pending: deque[float] = field(default_factory=deque)  # finish times of requests not yet done
+    removed_at: float | None = None
+
+    def held(self, now: float) -> int:
+        while self.pending and self.pending[0] <= now:
+            self.pending.popleft()
+        return len(self.pending)
+
+    def serve(self, start: float, service: float) -> float:
+        end = max(start, self.ready_at, self.free_at) + service
+        self.free_at = end
+        self.pending.append(end)
+        return end
+
+
+class _Revision:
+    """The revision's pods, its KPA and the concurrency history the KPA reads."""
+
+    def __init__(self, config: KnativeConfig, rng: np.random.Generator) -> None:
+        self.config, self.rng = config, rng
+        self.kpa = KnativePodAutoscaler(config.kpa)
+        self.windows = ConcurrencyWindows(config.kpa.stable_window_s)
+        initial = config.kpa.initial_scale if config.initial_pods is None else config.initial_pods
+        self.live = [_Pod(created_at=-1e9, ready_at=0.0) for _ in range(initial)]
+        self.removed: list[_Pod] = []
+        self.reported_until = 0
+        self.panic_ticks = 0
+        self.to_zero = 0
+
+    def ready(self, now: float) -> list[_Pod]:
+        return [p for p in self.live if p.ready_at <= now]
+
+    def tick(self, now: float) -> None:
+        params = self.config.kpa
+        had_pods = bool(self.live)
+        for second in range(self.reported_until, int(now)):
+            if had_pods or self.windows.has_requests(second):
+                self.windows.report(second)
+        self.reported_until = int(now)
+        stable = self.windows.average(now, params.stable_window_s)
+        panic = self.windows.average(now, params.panic_window_s)
+        if stable is None or panic is None:
+            return  # no data: Knative leaves the scale as it is
+        decision = self.kpa.step(now, stable, panic, len(self.ready(now)), len(self.live))
+        self.panic_ticks += decision.panic
+        self._set(now, decision.pods)
+        self.windows.forget_before(int(now - params.stable_window_s) - 1)
+
+    def poke(self, now: float) -> None:
+        self.windows.report(int(now))
+        self._set(now, self.kpa.poke(now, held=1).pods)
+
+    def _set(self, now: float, pods: int) -> None:
+        current = len(self.live)
+        if pods > current:
+            for start in self.config.pod_start.sample(self.rng, pods - current).tolist():
+                self.live.append(_Pod(created_at=now, ready_at=now + start))
+        elif pods < current:
+            # The ReplicaSet deletes pods that are not ready first, then the newest; they finish what they hold.
+            order = sorted(self.live, key=lambda p: (p.ready_at <= now, -p.created_at))
+            for pod in order[: current - pods]:
+                pod.removed_at = now
+                self.live.remove(pod)
+                self.removed.append(pod)
+            self.to_zero += pods == 0
+
+
+def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeConfig, seed: int = 0) -> RunRecords:
+    rng = np.random.default_rng(seed)
+    n = int(arrivals.size)
+    service = warm.sample(rng, n)
+    horizon = int(np.ceil(arrivals[-1])) + 1 if n else 0
+    pods_now, ready_now = np.zeros(horizon), np.zeros(horizon)
+    revision = _Revision(config, rng)
+    finish, cold = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    concurrency = config.kpa.container_concurrency
+    limit = concurrency * (1 + QUEUE_DEPTH_FACTOR) if concurrency else math.inf
+    tick = config.kpa.tick_s
+    next_tick, next_second = tick, 0
+
+    def advance(until: float) -> None:
+        nonlocal next_tick, next_second
+        while next_second <= until or next_tick <= until:
+            if not revision.live:  # at zero nothing changes until a request comes: skip ahead (records stay 0)
+                next_second = max(next_second, int(until) + 1)
+                next_tick = max(next_tick, (math.floor(until / tick) + 1) * tick)
+                revision.reported_until = max(revision.reported_until, int(until))
+                break
+            if next_tick <= next_second:
+                revision.tick(next_tick)
+                next_tick += tick
+            else:
+                if next_second < horizon:
+                    pods_now[next_second] = len(revision.live)
+                    ready_now[next_second] = len(revision.ready(next_second))
+                next_second += 1
+
+    for index, (t, s) in enumerate(zip(arrivals.tolist(), service.tolist(), strict=True)):
+        advance(t)
+        if not revision.live:
+            revision.poke(t)
+        ready = revision.ready(t)
+        if ready:
+            pod = min(ready, key=lambda p: p.held(t))
+            if pod.held(t) >= limit:
+                continue  # the queue-proxy's queue is full: 503
+        else:  # the activator holds it for the pod that can start it first
+            pod = min(revision.live, key=lambda p: max(p.ready_at, p.free_at))
+            cold[index] = True
+        finish[index] = pod.serve(t, s)
+        revision.windows.add_request(t, finish[index])
+    advance(horizon - 1 if horizon else -1)
+
+    latency = finish - arrivals
+    status = np.full(n, OK, dtype=np.int16)
+    status[np.isnan(finish)] = REJECTED
+    status[latency > config.request_timeout_s] = TIMED_OUT
+    end = float(horizon)
+    pod_seconds = sum(end - max(p.created_at, 0.0) for p in revision.live) + sum(
+        (p.removed_at or end) - max(p.created_at, 0.0) for p in revision.removed
+    )
+    return RunRecords(
+        platform="knative",
+        arrival_s=arrivals,
+        latency_s=np.where(status == OK, latency, np.nan),
+        status=status,
+        cold=cold & (status != REJECTED),
+        seconds=np.arange(horizon, dtype=float),
+        instances=pods_now,
+        busy=ready_now,
+        extra={
+            "pod_seconds": pod_seconds,
+            "mean_pods": float(pods_now.mean()) if horizon else 0.0,
+            "scale_to_zero_events": float(revision.to_zero),
+            "panic_ticks": float(revision.panic_ticks),
+        },
+    )
