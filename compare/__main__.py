@@ -42,8 +42,8 @@ def _print_table(result: dict[str, Any]) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    sim = commands.add_parser("simulate", help="simulate Lambda and Kubernetes for a traffic profile")
-    sim.add_argument("--platform", choices=["lambda", "k8s", "knative", "all", "both"], default="both",
+    sim = commands.add_parser("simulate", help="simulate Lambda, Kubernetes (HPA) and Knative for a traffic profile")
+    sim.add_argument("--platform", choices=["lambda", "k8s", "knative", "all", "both"], default="all",
                      help="all: Lambda, the HPA Deployment and Knative; both: Lambda and the Deployment")  # fmt: skip
     _scenario_arguments(sim)
     sim.add_argument("--provisioned", type=int, default=0, help="Lambda provisioned concurrency")

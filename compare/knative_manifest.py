@@ -89,6 +89,7 @@ def kpa_params(service: dict[str, Any], **cluster: float) -> KPAParams:
         "panic-threshold-percentage": ("panic_threshold_percentage", float),
         "scale-down-delay": ("scale_down_delay_s", duration_s),
         "scale-to-zero-pod-retention-period": ("pod_retention_s", duration_s),
+        "target-burst-capacity": ("target_burst_capacity", float),
     }
     for key, (name, parse) in readers.items():
         if key in found:

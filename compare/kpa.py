@@ -13,6 +13,10 @@ and over the panic window (10 % of it):
   two counts is taken and never lowered; panic ends once a stable window has passed since the
   last tick over the threshold;
 - a scale-down delay keeps the highest count of its window;
+- the excess burst capacity, floor(ready x total target - target burst capacity - panic average) (the
+  total target: the target capped by containerConcurrency, without utilisation; 0 when the target burst
+  capacity is 0, -1 when it is -1): below zero the activator stays in the request path (the SKS in proxy
+  mode), with Knative's default of 211 for any revision of fewer than 211 / total target ready pods;
 - then min-scale and max-scale; and zero only when the revision has been active a stable window
   (it is then marked inactive: the activator enters the request path) and inactive for the
   scale-to-zero grace period (30 s; or the pod retention period, if longer).
@@ -47,6 +51,7 @@ class KPAParams:
     scale_down_delay_s: float = 0.0
     max_scale_up_rate: float = 1000.0
     max_scale_down_rate: float = 2.0
+    target_burst_capacity: float = 211.0  # config-autoscaler target-burst-capacity; -1: activator always in path
     scale_to_zero_grace_s: float = 30.0  # cluster-wide (config-autoscaler)
     pod_retention_s: float = 0.0  # scale-to-zero-pod-retention-period
     tick_s: float = TICK_S
@@ -76,16 +81,31 @@ class KPAParams:
             problems.append(f"scale-down delay {self.scale_down_delay_s:g} s is outside 0..1 h")
         if self.max_scale_up_rate <= 1 or self.max_scale_down_rate <= 1:
             problems.append("max scale-up and scale-down rates must be above 1")
-        if self.scale_to_zero_grace_s < 6 or self.pod_retention_s < 0:
-            problems.append("the scale-to-zero grace period is at least 6 s, the pod retention non-negative")
+        if self.scale_to_zero_grace_s < 6 or self.pod_retention_s < 0 or self.target_burst_capacity < -1:
+            problems.append(
+                "the scale-to-zero grace period is at least 6 s, the pod retention non-negative, "
+                f"the target burst capacity -1 or at least 0 (not {self.target_burst_capacity:g})"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
     @property
+    def total_value(self) -> float:
+        """Concurrency per pod before utilisation: the target, capped by containerConcurrency (Knative's TotalValue)."""
+        return min(self.target, self.container_concurrency) if self.container_concurrency else self.target
+
+    @property
     def target_value(self) -> float:
         """Concurrency per pod the decider divides by: the target (capped by containerConcurrency) x utilisation."""
-        total = min(self.target, self.container_concurrency) if self.container_concurrency else self.target
-        return max(TARGET_MIN, total * self.target_utilization)
+        return max(TARGET_MIN, self.total_value * self.target_utilization)
+
+    def excess_burst_capacity(self, ready: int, panic: float) -> float:
+        """Knative's EBC: below zero the activator stays in the request path."""
+        if self.target_burst_capacity == 0:
+            return 0.0
+        if self.target_burst_capacity < 0:
+            return -1.0
+        return float(math.floor(ready * self.total_value - self.target_burst_capacity - panic))
 
     @property
     def panic_window_s(self) -> float:
@@ -109,6 +129,11 @@ class Decision:
     reason: str
     stable_pods: int  # ceil(stable average / target value), before any limit
     panic_pods: int  # the same over the panic window
+    excess_burst_capacity: float = -1.0  # below zero: the activator in the request path
+
+    @property
+    def activator_in_path(self) -> bool:
+        return self.excess_burst_capacity < 0
 
 
 @dataclass
@@ -204,7 +229,8 @@ class KnativePodAutoscaler:
             delayed = max(d for _, d in self._delayed)
             if delayed != desired:
                 desired, reason = delayed, reason + "; scale-down delay"
-        return Decision(desired, self.panic_since is not None, reason, stable_pods, panic_pods)
+        excess = params.excess_burst_capacity(ready, panic)
+        return Decision(desired, self.panic_since is not None, reason, stable_pods, panic_pods, excess)
 
     def step(self, now: float, stable: float, panic: float, ready: int, current: int) -> Decision:
         """One tick: the decider, then min/max scale and the scale-to-zero gate. `current`: the replica
@@ -239,4 +265,5 @@ class KnativePodAutoscaler:
 
 
 def _with(decision: Decision, pods: int, reason: str) -> Decision:
-    return Decision(pods, decision.panic, reason, decision.stable_pods, decision.panic_pods)
+    return Decision(pods, decision.panic, reason, decision.stable_pods, decision.panic_pods,
+                    decision.excess_burst_capacity)  # fmt: skip

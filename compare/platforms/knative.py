@@ -4,17 +4,30 @@ Each pod is one uvicorn worker, a first-come-first-served queue with the calibra
 as on compare/platforms/k8s.py. Every tick (2 s) the KPA (compare/kpa.py, parameters from the
 deployed k8s/knative manifest) reads the revision's concurrency, averaged per second over the
 stable and panic windows, and sets the pod count; a new pod takes `pod_start` (scheduling, image
-pull, process start, model load) to become ready. A request goes to the ready pod holding the
-fewest (the activator's and the ingress' balancing, alike here); `containerConcurrency` is a hard
-limit per pod, the excess waiting in the pod's queue-proxy, which refuses (503) a request beyond
-10 x containerConcurrency waiting. At zero pods the activator holds requests, asks the autoscaler
-at once (it does not wait for the tick), and sends them on when a pod is ready: those requests
-start cold, paying the pod's start. A request whose answer would come later than
-`request_timeout_s` (the Service's timeoutSeconds) counts as a 504.
+pull, process start, model load) to become ready.
+
+Where a request goes depends on whether the activator is in the request path, which the KPA decides
+every tick from the excess burst capacity (compare/kpa.py): with Knative's default target burst
+capacity (211) it stays there for any revision of fewer than 211 / target ready pods, that is always
+for this service; at zero, and while no pod is ready, it always is.
+
+- Activator in the path: it sends a pod no more than `containerConcurrency` requests at once and holds
+  the rest (FIFO, up to 10,000 per revision, then 503), each going to the pod whose slot frees first,
+  a pod still starting included (a request that finds no pod ready starts cold, paying the pod's start).
+- Activator out of the path (target burst capacity 0, or a revision with the capacity to spare): the
+  ingress sends each request to the ready pod holding the fewest; `containerConcurrency` is a hard limit
+  per pod, the excess waiting in the pod's queue-proxy, which refuses (503) a request beyond
+  10 x containerConcurrency waiting.
+
+The KPA sees every request from its arrival to its answer: the queue-proxy counts a request from the
+moment it comes in (before its breaker queue), and the activator the ones it holds. At zero the
+activator asks the autoscaler at once (it does not wait for the tick). A request whose answer would
+come later than `request_timeout_s` (the Service's timeoutSeconds) counts as a 504.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,6 +38,7 @@ from ..kpa import ConcurrencyWindows, KnativePodAutoscaler, KPAParams
 from .base import OK, REJECTED, TIMED_OUT, Constant, Distribution, RunRecords
 
 QUEUE_DEPTH_FACTOR = 10  # the queue-proxy's breaker queue: 10 x containerConcurrency
+ACTIVATOR_QUEUE_DEPTH = 10_000  # the activator's breaker queue per revision (pkg/activator/net/throttler.go)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,12 @@ class _Pod:
             self.pending.popleft()
         return len(self.pending)
 
+    def slot_at(self, now: float, concurrency: int) -> float:
+        """When the activator may send this pod one more request: it holds at most `concurrency` (0: no limit)."""
+        held = self.held(now)
+        at = now if not concurrency or held < concurrency else self.pending[held - concurrency]
+        return max(at, self.ready_at)
+
     def serve(self, start: float, service: float) -> float:
         end = max(start, self.ready_at, self.free_at) + service
         self.free_at = end
@@ -68,6 +88,10 @@ class _Revision:
         self.reported_until = 0
         self.panic_ticks = 0
         self.to_zero = 0
+        # The activator in the request path: decided by the KPA each tick; at the start, from the ready pods.
+        self.activator = config.kpa.excess_burst_capacity(len(self.live), 0.0) < 0
+        self.activator_ticks = 0
+        self.held_by_activator: list[float] = []  # when each request the activator holds goes on to a pod
 
     def ready(self, now: float) -> list[_Pod]:
         return [p for p in self.live if p.ready_at <= now]
@@ -85,11 +109,33 @@ class _Revision:
             return  # no data: Knative leaves the scale as it is
         decision = self.kpa.step(now, stable, panic, len(self.ready(now)), len(self.live))
         self.panic_ticks += decision.panic
+        self.activator = decision.activator_in_path or decision.pods == 0
+        self.activator_ticks += self.activator
         self._set(now, decision.pods)
         self.windows.forget_before(int(now - params.stable_window_s) - 1)
 
+    def route(self, now: float, limit: float) -> tuple[_Pod, float, bool] | None:
+        """The pod a request arriving now goes to, when it is sent there, and whether it waits for a pod to
+        start; None: refused (503)."""
+        ready = self.ready(now)
+        if ready and not self.activator:  # the ingress sends it straight to a pod's queue-proxy
+            pod = min(ready, key=lambda p: p.held(now))
+            return None if pod.held(now) >= limit else (pod, now, False)
+        # The activator holds it until a pod has a slot under containerConcurrency.
+        concurrency = self.config.kpa.container_concurrency
+        while self.held_by_activator and self.held_by_activator[0] <= now:
+            heapq.heappop(self.held_by_activator)
+        if len(self.held_by_activator) >= ACTIVATOR_QUEUE_DEPTH:
+            return None
+        pod = min(self.live, key=lambda p: (p.slot_at(now, concurrency), p.held(now)))
+        start = pod.slot_at(now, concurrency)
+        if start > now:
+            heapq.heappush(self.held_by_activator, start)
+        return pod, start, not ready
+
     def poke(self, now: float) -> None:
         self.windows.report(int(now))
+        self.activator = True
         self._set(now, self.kpa.poke(now, held=1).pods)
 
     def _set(self, now: float, pods: int) -> None:
@@ -141,15 +187,11 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
         advance(t)
         if not revision.live:
             revision.poke(t)
-        ready = revision.ready(t)
-        if ready:
-            pod = min(ready, key=lambda p: p.held(t))
-            if pod.held(t) >= limit:
-                continue  # the queue-proxy's queue is full: 503
-        else:  # the activator holds it for the pod that can start it first
-            pod = min(revision.live, key=lambda p: max(p.ready_at, p.free_at))
-            cold[index] = True
-        finish[index] = pod.serve(t, s)
+        routed = revision.route(t, limit)
+        if routed is None:
+            continue  # a full queue (the queue-proxy's or the activator's): 503
+        pod, start, cold[index] = routed
+        finish[index] = pod.serve(start, s)
         revision.windows.add_request(t, finish[index])
     advance(horizon - 1 if horizon else -1)
 
@@ -175,5 +217,6 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
             "mean_pods": float(pods_now.mean()) if horizon else 0.0,
             "scale_to_zero_events": float(revision.to_zero),
             "panic_ticks": float(revision.panic_ticks),
+            "activator_ticks": float(revision.activator_ticks),
         },
     )

@@ -112,7 +112,8 @@ def test_report_with_charts_table_and_crossover(tmp_path: Path) -> None:
     for chart in ("latency_and_scale.png", "cost_per_million.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["summaries"]) == {"lambda", "kubernetes"}
+    assert set(summary["summaries"]) == {"lambda", "kubernetes", "knative"}  # the default covers all three
+    assert (out / "knative_per_second.csv").exists()
     per_second = (out / "kubernetes_per_second.csv").read_text().splitlines()
     assert per_second[0] == "second,offered,p50_ms,p99_ms,cold_starts,errors,instances,busy_or_ready"
     assert len(per_second) > 1000  # the spike profile lasts 1,380 s

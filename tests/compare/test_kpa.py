@@ -35,6 +35,21 @@ def test_the_parameters_hold_knatives_defaults() -> None:
     assert KPAParams(target=10, target_utilization=0.7, container_concurrency=4).target_value == pytest.approx(2.8)
 
 
+def test_the_excess_burst_capacity_decides_whether_the_activator_stays_in_the_path() -> None:
+    # EBC = floor(ready x total target - target burst capacity - panic concurrency); the total target is
+    # the target capped by containerConcurrency, before utilisation.
+    assert KPAParams().target_burst_capacity == 211
+    assert KPAParams(target=10).excess_burst_capacity(30, 50.0) == 300 - 211 - 50
+    assert KPAParams(target=10).excess_burst_capacity(25, 50.0) < 0
+    assert KPAParams(target=10, container_concurrency=4).excess_burst_capacity(100, 0.0) == 400 - 211
+    assert KPAParams(target=1, target_burst_capacity=0).excess_burst_capacity(1, 99.0) == 0
+    assert KPAParams(target=1, target_burst_capacity=-1).excess_burst_capacity(1000, 0.0) < 0
+    decision = KnativePodAutoscaler(KPAParams(target=10)).step(2, 30.0, 30.0, 5, 5)
+    assert (decision.excess_burst_capacity, decision.activator_in_path) == (50 - 211 - 30, True)
+    with pytest.raises(ValueError, match="burst capacity"):
+        KPAParams(target_burst_capacity=-2)
+
+
 @pytest.mark.parametrize("bad", [{"target": 0}, {"target_utilization": 1.5}, {"min_scale": 3, "max_scale": 2},
                                  {"stable_window_s": 5}, {"panic_threshold_percentage": 100}])  # fmt: skip
 def test_values_outside_knatives_ranges_are_refused(bad: dict[str, float]) -> None:

@@ -160,7 +160,7 @@ def test_the_autoscaling_annotations_are_written_out_and_in_range() -> None:
     document = service()
     notes = document["spec"]["template"]["metadata"]["annotations"]
     for key in ("class", "metric", "target", "target-utilization-percentage", "min-scale", "max-scale",
-                "initial-scale", "window", "scale-down-delay"):  # fmt: skip
+                "initial-scale", "window", "scale-down-delay", "target-burst-capacity"):  # fmt: skip
         assert f"autoscaling.knative.dev/{key}" in notes
     get = lambda key: notes[f"autoscaling.knative.dev/{key}"]  # noqa: E731
     assert get("class") == "kpa.autoscaling.knative.dev"
@@ -178,8 +178,11 @@ def test_the_autoscaling_annotations_are_written_out_and_in_range() -> None:
 @needs_kubectl
 def test_the_simulator_reads_the_deployed_parameters() -> None:
     params = kpa_params(service())
-    assert (params.target, params.container_concurrency, params.target_utilization) == (4.0, 4, 0.7)
-    assert params.target_value == pytest.approx(2.8)
+    # One CPU-bound worker per pod: one request at a time, the KPA aiming at 0.7 in flight per pod, and the
+    # activator always in the path (it holds what the pods cannot take yet).
+    assert (params.target, params.container_concurrency, params.target_utilization) == (1.0, 1, 0.7)
+    assert params.target_value == pytest.approx(0.7)
+    assert params.target_burst_capacity == -1
     assert (params.min_scale, params.max_scale, params.initial_scale) == (0, 20, 1)
     assert (params.stable_window_s, params.panic_window_s, params.scale_down_delay_s) == (60.0, 6.0, 0.0)
     assert params.scale_to_zero_grace_s == 30.0  # cluster-wide: Knative's default
