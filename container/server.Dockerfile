@@ -23,7 +23,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PREDICT_HOST=0.0.0.0 \
-    PREDICT_PORT=8000 \
     PREDICT_MODEL_DIR=/opt/model
 # The last RUN: after the user, take out what the server never needs and an intruder would use:
 # the package managers and the shells (the preStop hook runs `sleep`, not a shell).
@@ -33,10 +32,11 @@ RUN groupadd --system --gid 10001 predict \
     && rm -f /usr/bin/bash /usr/bin/dash /usr/bin/rbash /usr/bin/sh /bin/bash /bin/dash /bin/sh
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build --chown=10001:10001 /opt/model /opt/model
+# The port: PREDICT_PORT, else PORT (Knative, Cloud Run), else 8000; the image sets neither.
 # Nothing is written at run time: the pod runs with a read-only root filesystem (/tmp is an emptyDir).
 USER 10001:10001
 EXPOSE 8000
 # For `docker run` and Compose; Kubernetes ignores it and uses the Deployment's probes (same /health).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PREDICT_PORT', '8000'), timeout=3)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % (os.environ.get('PREDICT_PORT') or os.environ.get('PORT') or '8000'), timeout=3)"]
 CMD ["python", "-m", "predict", "serve"]

@@ -32,6 +32,10 @@ DOCKERFILES = sorted((REPO / "container").glob("*.Dockerfile"))
 IMAGE_TIMEOUT_S = 1800  # a cold build of an image (later builds hit the layer cache)
 # The case table's limits, so its limit cases stay small (the one deviation from the contract).
 TEST_LIMITS = {"PREDICT_MAX_BODY_BYTES": str(BODY_LIMIT), "PREDICT_MAX_ROWS": str(ROW_LIMIT)}
+# The server image's own HEALTHCHECK command, run inside the container as Docker runs it.
+_HEALTHCHECK = (
+    (REPO / "container" / "server.Dockerfile").read_text().split('CMD ["python", "-c", "', 1)[1].split('"]', 1)[0]
+)
 
 
 def _hadolint() -> str | None:
@@ -219,3 +223,14 @@ def test_lambda_image_answers_every_event_as_in_process(lambda_image: str, lambd
         logs = container.logs()
     assert cold_flags == ["true"] + ["false"] * (len(events) - 1)
     assert '"ColdStart"' in logs  # the EMF metric, on the first invocation
+
+
+@pytest.mark.timeout(IMAGE_TIMEOUT_S)
+def test_server_image_listens_on_the_port_knative_gives_it(server_image: str, contract: PodContract) -> None:
+    """Knative and Cloud Run give the port as PORT: the image sets no PREDICT_PORT that would win over it."""
+    env = {name: value for name, value in contract.env.items() if name != "PREDICT_PORT"}
+    knative_like = PodContract(**{**contract.__dict__, "env": {**env, "PORT": "9090"}, "port": 9090})
+    with docker.run_server(server_image, knative_like) as container:
+        docker.wait_for_answer(container)
+        health = container.exec("python", "-c", _HEALTHCHECK)
+    assert health.returncode == 0, health.stderr
