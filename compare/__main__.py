@@ -26,9 +26,7 @@ def _print_table(result: dict[str, Any]) -> None:
         print(f"{row:<16}" + "".join(f"{result[p][row]:>16,.1f}" for p in platforms))
     print(f"{'cost (USD)':<16}" + "".join(f"{result[p]['cost_usd']['total']:>16,.4f}" for p in platforms))
     if "lambda_sweep" in result:  # compare sweep: where the Lambda side's times came from
-        swept = result["lambda_sweep"]
-        estimate = " (ESTIMATE: scaled by CPU share)" if swept["estimate"] else ""
-        print(f"lambda times: {swept['memory_mb']} MB from {swept['file']}, {swept['method']}{estimate}")
+        print(_sweep_line(result["lambda_sweep"]))
     if "recommendation" in result:  # simulate --report: the plans' search, as `compare plans` prints it
         chosen = result["recommendation"]
         print(f"recommended plan: {chosen['plan']} (runner-up {chosen['runner_up']}); report: {result['report']}")
@@ -36,6 +34,15 @@ def _print_table(result: dict[str, Any]) -> None:
         f"(prices checked {result['prices_checked']}; simulated in "
         + ", ".join(f"{p} {result[p]['simulated_in_s']} s" for p in platforms)
         + ")"
+    )
+
+
+def _sweep_line(swept: dict[str, Any]) -> str:
+    """Which size of a `compare sweep` the Lambda side used, and by which pick."""
+    estimate = " (ESTIMATE: scaled by CPU share)" if swept["estimate"] else ""
+    return (
+        f"lambda times: {swept['memory_mb']} MB ({swept['used']}; warm p99 {swept['warm_p99_ms']:,.1f} ms) "
+        f"from {swept['file']}, {swept['method']}{estimate}"
     )
 
 
@@ -131,7 +138,12 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _plan_arguments(parser: argparse.ArgumentParser, purpose: str = "") -> None:
-    from .plans import DEFAULT_COLD_START_BUDGET, DEFAULT_P99_TARGET_MS, DEFAULT_QUEUE_PER_POD, DEFAULT_SCHEDULE_MINUTES
+    from .plan_types import (
+        DEFAULT_COLD_START_BUDGET,
+        DEFAULT_P99_TARGET_MS,
+        DEFAULT_QUEUE_PER_POD,
+        DEFAULT_SCHEDULE_MINUTES,
+    )
 
     add = parser.add_argument
     add(
@@ -170,14 +182,19 @@ def _sizes(text: str) -> list[int]:
 
 
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    from .sweep import DEFAULT_SIZES, STRATEGIES
+    from .sweep import DEFAULT_P99_TARGET_MS, DEFAULT_SIZES, STRATEGIES
 
     parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="Lambda memory sizes (MB), e.g. "
                         + ",".join(map(str, DEFAULT_SIZES)) + " (the default)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=3, help="cold starts per size, each a fresh process")
     parser.add_argument("--warm", type=int, default=100, help="warm requests timed per size")
     parser.add_argument("--balanced-weight", type=float, default=0.5, help="0 = fastest .. 1 = cheapest (Power Tuning)")
-    parser.add_argument("--choose", choices=STRATEGIES, default="balanced", help="the pick `simulate --sweep` uses")
+    parser.add_argument("--choose", choices=STRATEGIES, default="p99",
+                        help="the pick `simulate --sweep` and `plans --sweep` use (default p99: the cheapest size "
+                        "whose warm p99 meets --p99-target-ms; the fastest when none does)")  # fmt: skip
+    parser.add_argument("--p99-target-ms", type=float, default=DEFAULT_P99_TARGET_MS,
+                        help="the warm p99 the p99 pick must meet (default "
+                        f"{DEFAULT_P99_TARGET_MS:g}: half the plans' end-to-end target)")  # fmt: skip
     parser.add_argument("--estimate", action="store_true", help="no cgroup: measure once, scale by the CPU share")
     parser.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
     parser.add_argument("--prices", type=Path, help="a TOML overriding compare/prices.toml")
@@ -212,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "plans":
         table = result.pop("table")
         print(json.dumps(result, indent=2) if args.json else table)
+        if "lambda_sweep" in result and not args.json:
+            print(_sweep_line(result["lambda_sweep"]))
         if "report" in result and not args.json:
             print(f"report: {result['report']}")
     elif args.command != "simulate" or args.json:

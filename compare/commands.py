@@ -16,7 +16,8 @@ from .hpa import HPAParams
 from .knative_manifest import kpa_params, pod_resources, read_service, request_timeout_s
 from .load import LoadPlan, read_run, run_load, summarize, write_run
 from .manifests import pod_requests
-from .plans import Targets, evaluate_plans
+from .plan_types import Targets
+from .plans import evaluate_plans
 from .platforms.base import Constant, RunRecords
 from .platforms.k8s import K8sConfig
 from .platforms.knative import KnativeConfig
@@ -24,7 +25,8 @@ from .platforms.lambda_ import LambdaConfig
 from .prices import PodResources, PriceBook
 from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
 from .recommendation import table as plan_table
-from .report.html import cost_figures, write_report
+from .report.costs import cost_figures
+from .report.html import write_report
 from .report.recommendation import recommendation_section
 from .simulation import Scenario, run_k8s, run_knative, run_lambda, scenario_figures
 
@@ -101,9 +103,11 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
     pod = pod_requests(args.deployment) if args.deployment.exists() else PodResources(cpu=0.5, memory_gib=0.25)
     cpu_request = args.cpu_request or pod.cpu
     # Knative's cold start is a pod's start: --cold in the scenario mode, else the pod start the HPA path uses.
+    # Read whenever the manifest is there (plans include Knative); a run of Knative needs it.
+    wanted = getattr(args, "platform", None) in ("knative", "all") or args.knative.exists()
     knative, knative_pod = (
         _knative(args, args.cold if args.service and args.cold and not args.calibration else pod_start)
-        if getattr(args, "platform", None) in ("knative", "all") else (None, None)
+        if wanted else (None, None)
     )  # fmt: skip
     return Scenario(
         arrivals=profile.arrivals(args.seed),
@@ -180,6 +184,8 @@ def _report_notes(scenario: Scenario, book: PriceBook) -> tuple[dict[str, Any], 
         PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib),
         target=hpa.target_utilization,
         min_replicas=hpa.min_replicas,
+        knative=scenario.knative_config.kpa if scenario.knative_config else None,
+        knative_pod=scenario.knative_pod,
     )
     notes = [
         f"Prices: {book.raw['book']['region']}, checked {book.checked} (compare/prices.toml).",
@@ -187,6 +193,15 @@ def _report_notes(scenario: Scenario, book: PriceBook) -> tuple[dict[str, Any], 
         f"pod CPU request {scenario.k8s_config.cpu_request} cores. Lambda: {scenario.lambda_config.memory_mb} MB, "
         f"keep-alive {scenario.lambda_config.keep_alive_s:.0f} s, provisioned {scenario.lambda_config.provisioned}.",
     ]
+    if scenario.knative_config is not None:
+        kpa = scenario.knative_config.kpa
+        notes.append(
+            f"Knative: KPA {kpa.min_scale}-{kpa.max_scale or 'unbounded'} pods at {kpa.target_value:g} requests in "
+            f"flight a pod (target {kpa.target:g} x {kpa.target_utilization:.0%}), containerConcurrency "
+            f"{kpa.container_concurrency}; pods priced for the seconds they exist, the cluster's fees for the whole "
+            "run. On the cost curve a steady rate keeps ceil(rate x service time / target) pods: scale to zero saves "
+            "only in a profile's idle stretches, which the plans simulate."
+        )
     return costs, notes
 
 
@@ -219,6 +234,8 @@ def plans(args: argparse.Namespace) -> dict[str, Any]:
     book = PriceBook.load(args.prices)
     found = evaluate_plans(scenario, book, _targets(args), profile.name)
     result = found.to_json()
+    if args.sweep:
+        result["lambda_sweep"] = _sweep_note(args.sweep, scenario.lambda_config.memory_mb)
     if args.report:
         shown = [plan for plan in found.plans if plan.run is not None and plan.same_as is None]
         summaries = {plan.name: {**plan.run.summary(), "cost_usd": plan.cost["total"]} for plan in shown if plan.run}
@@ -239,17 +256,23 @@ def _sweep_note(path: Path, memory_mb: int) -> dict[str, Any]:
     from .sweep import Sweep
 
     swept = Sweep.read(path)
+    picked = [name for name, mb in swept.picks.items() if mb == memory_mb]
     return {
         "file": str(path),
         "memory_mb": memory_mb,
-        "pick": [name for name, mb in swept.picks.items() if mb == memory_mb],
+        "pick": picked,
+        # What chose this size: the sweep's chosen pick, or --memory naming it.
+        "used": swept.pick_text if memory_mb == swept.chosen_mb else "--memory",
+        "p99_target_ms": swept.p99_target_ms,
+        "warm_p99_ms": swept.size(memory_mb).warm_p99_ms,
         "method": swept.method,
         "estimate": swept.size(memory_mb).estimate,
     }
 
 
 def sweep(args: argparse.Namespace) -> dict[str, Any]:
-    """Measure the handler at each Lambda memory size's CPU share; price each; pick as Power Tuning does."""
+    """Measure the handler at each Lambda memory size's CPU share; price each; pick as Power Tuning does, and the
+    cheapest size within a warm p99 target."""
     import os
 
     from . import sweep as sweeping
@@ -267,6 +290,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         note=note,
         balanced_weight=args.balanced_weight,
         chosen=args.choose,
+        p99_target_ms=args.p99_target_ms,
         progress=lambda line: print(line, file=sys.stderr),
     )
     result.write(args.out)

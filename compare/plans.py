@@ -1,7 +1,8 @@
 """Plans beyond pure Lambda or pure Kubernetes: search them for a profile, then recommend one.
 
-Five plans, each evaluated by the simulators on the scenario's one arrival sequence (and its one
-draw of service and init times, so the candidates differ only by the plan):
+Seven plans, each evaluated by the simulators on the scenario's one arrival sequence (and its one
+draw of service and init times, so the candidates differ only by the plan), built platform by
+platform (PLAN_BUILDERS: a new platform is one more builder):
 
 - Lambda on demand;
 - Lambda with provisioned concurrency (PC) at a constant level: the one that costs least while
@@ -10,7 +11,10 @@ draw of service and init times, so the candidates differ only by the plan):
   hour by default), the levels that cost least within the same budget;
 - hybrid: N always-on pods, the overflow beyond `queue_per_pod` requests a pod on Lambda, with
   the N that costs least while meeting the p99 target;
-- Kubernetes with its HPA, as the manifest sets it.
+- Kubernetes with its HPA, as the manifest sets it;
+- Knative with the KPA as its manifest sets it (min-scale 0: scale to zero), and the same with
+  min-scale 1; both priced as pods on the same cluster for the seconds they exist, the cluster's
+  fees (control plane, load balancer) charged for the whole run as for the HPA's pods.
 
 The PC search starts from the level the price book says pays for itself: an environment busy a
 fraction u of the time costs `pc` per GB-s provisioned plus `u x pc_duration` instead of
@@ -26,97 +30,55 @@ stops where the pods' fees alone cost more than the best plan found.
 
 A plan's p99 counts every request, a failed one (throttled, refused, timed out) as slower than
 any answer: a plan that fails more than 1 % of requests misses every target. The recommendation
-is the cheapest distinct plan that meets the p99 target, the next cheapest its runner-up.
+is the cheapest distinct plan that meets the p99 target, the next cheapest its runner-up. The
+cold-start budget bounds the PC searches only: every plan, Knative's scale to zero and Lambda on
+demand included, is judged on its p99, in which its cold starts count.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from .plan_types import (
+    DEFAULT_COLD_START_BUDGET,
+    DEFAULT_P99_TARGET_MS,
+    DEFAULT_QUEUE_PER_POD,
+    DEFAULT_SCHEDULE_MINUTES,
+    Plan,
+    PlanSet,
+    Targets,
+    plan_p99_ms,
+)
 from .platforms.base import OK, THROTTLED, RunRecords
 from .platforms.lambda_ import DAY_S, LambdaConfig, slot_seconds
 from .prices import MB_PER_GB, Architecture, PodResources, PriceBook, kubernetes_cost
-from .recommendation import Recommendation, duration_text, recommend
-from .simulation import Scenario, run_hybrid, run_k8s, run_lambda
+from .recommendation import duration_text, recommend
+from .simulation import Scenario, run_hybrid, run_k8s, run_knative, run_lambda
 
-DEFAULT_P99_TARGET_MS = 100.0
-DEFAULT_COLD_START_BUDGET = 0.01
-DEFAULT_QUEUE_PER_POD = 4
-DEFAULT_SCHEDULE_MINUTES = 60
+__all__ = [
+    "DEFAULT_COLD_START_BUDGET",
+    "DEFAULT_P99_TARGET_MS",
+    "DEFAULT_QUEUE_PER_POD",
+    "DEFAULT_SCHEDULE_MINUTES",
+    "Plan",
+    "PlanSet",
+    "Targets",
+    "evaluate_plans",
+    "plan_p99_ms",
+    "search_hybrid",
+    "search_provisioned",
+]
+
 HYBRID_POD_LOAD = 0.5  # the hybrid search's largest N carries the peak rate at this load per pod
 MAX_HYBRID_CANDIDATES = 24
 MAX_PC_ROUNDS = 24  # rounds of phase 1 of the provisioned-concurrency search, three simulations at most each
 ARCH: Architecture = "x86_64"  # what the simulated Lambda is priced as (LambdaUsage's default)
-
-
-@dataclass(frozen=True)
-class Targets:
-    p99_ms: float = DEFAULT_P99_TARGET_MS
-    cold_start_budget: float = DEFAULT_COLD_START_BUDGET  # fraction of requests that may start cold
-    queue_per_pod: int = DEFAULT_QUEUE_PER_POD  # hybrid: requests a pod holds before overflowing
-    schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES  # scheduled PC: length of each slot of the day
-
-    def __post_init__(self) -> None:
-        if self.p99_ms <= 0 or not 0 <= self.cold_start_budget <= 1:
-            raise ValueError("the p99 target must be positive and the cold-start budget a fraction (0 to 1)")
-        if self.schedule_minutes <= 0 or (24 * 60) % self.schedule_minutes:
-            raise ValueError(f"schedule slots must divide the day: {self.schedule_minutes} minutes do not")
-
-
-@dataclass
-class Plan:
-    name: str  # lambda, lambda-pc, lambda-pc-scheduled, hybrid, kubernetes
-    label: str
-    setting: str  # what to configure, in words
-    cost: dict[str, float]  # USD for the run, by part, and "total"
-    requests: int
-    p99_ms: float  # over every request, failures counting as slower than any answer
-    cold_start_fraction: float
-    failed: int
-    key: tuple[Any, ...]  # the effective configuration: plans with equal keys are the same plan
-    details: dict[str, Any] = field(default_factory=dict)
-    simulations: int = 1
-    same_as: str | None = None  # the name of an earlier plan with the same key
-    note: str = ""  # why the search came to what it did, where that needs saying
-    run: RunRecords | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def per_million_usd(self) -> float:
-        return self.cost["total"] / self.requests * 1e6 if self.requests else math.nan
-
-    def meets(self, p99_target_ms: float) -> bool:
-        return self.p99_ms <= p99_target_ms
-
-    def to_json(self, p99_target_ms: float) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "setting": self.setting,
-            "cost_usd": {k: round(v, 6) for k, v in self.cost.items()},
-            "per_million_usd": round(self.per_million_usd, 4),
-            "p99_ms": round(self.p99_ms, 3) if math.isfinite(self.p99_ms) else None,
-            "cold_start_fraction": round(self.cold_start_fraction, 6),
-            "failed": self.failed,
-            "meets_p99_target": self.meets(p99_target_ms),
-            "same_as": self.same_as,
-            "note": self.note,
-            "simulations": self.simulations,
-            "details": self.details,
-        }
-
-
-def plan_p99_ms(run: RunRecords) -> float:
-    """The 99th percentile (nearest rank) of every request's latency, a failure counting as infinite."""
-    if run.status.size == 0:
-        return math.nan
-    latency = np.where(run.status == OK, run.latency_s, np.inf)
-    return float(np.percentile(latency, 99, method="higher")) * 1000
 
 
 def _plan(
@@ -443,55 +405,14 @@ def _hybrid_key(p99_ms: float, cost: float, target_ms: float) -> tuple[float, fl
 # All plans, and the recommendation
 
 
-@dataclass
-class PlanSet:
-    profile: str
-    requests: int
-    duration_s: float
-    prices_checked: str
-    region: str
-    targets: Targets
-    plans: list[Plan]
-    recommendation: Recommendation
-    seconds: float
-
-    def plan(self, name: str) -> Plan:
-        for plan in self.plans:
-            if plan.name == name:
-                return plan
-        raise KeyError(name)
-
-    @property
-    def simulations(self) -> int:
-        return sum(plan.simulations for plan in self.plans)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "profile": {"name": self.profile, "duration_s": self.duration_s, "requests": self.requests},
-            "prices_checked": self.prices_checked,
-            "targets": {
-                "p99_ms": self.targets.p99_ms,
-                "cold_start_budget": self.targets.cold_start_budget,
-                "queue_per_pod": self.targets.queue_per_pod,
-                "schedule_minutes": self.targets.schedule_minutes,
-            },
-            "plans": [plan.to_json(self.targets.p99_ms) for plan in self.plans],
-            "recommendation": self.recommendation.to_json(),
-            "searched_in_s": round(self.seconds, 3),
-            "simulations": self.simulations,
-        }
+PlanBuilder = Callable[[Scenario, PriceBook, Targets, Sequence[Plan]], list[Plan]]
 
 
-def evaluate_plans(scenario: Scenario, book: PriceBook, targets: Targets, profile: str = "the") -> PlanSet:
-    """Every plan for the scenario's arrivals, each searched as the module says, and the recommendation."""
-    started = time.perf_counter()
-    lambda_config = replace(scenario.lambda_config, provisioned=0, provisioned_schedule=())
-    base = replace(scenario, lambda_config=lambda_config)
-    mb = lambda_config.memory_mb
+def lambda_plans(base: Scenario, book: PriceBook, targets: Targets, earlier: Sequence[Plan]) -> list[Plan]:
+    """Lambda on demand, with a constant PC level, and with a PC level per slot of the day."""
+    mb = base.lambda_config.memory_mb
     run, cost = run_lambda(base, book)
     on_demand = _plan("lambda", "Lambda, on demand", f"{mb} MB", run=run, cost=cost, key=("lambda", 0))
-    plans = [on_demand]
-
     constant = search_provisioned(base, book, on_demand, targets.cold_start_budget, None)
     level = int(constant.levels[0])
     pc = _plan("lambda-pc", "Lambda + provisioned concurrency", f"{level} provisioned, all day; {mb} MB",
@@ -511,9 +432,12 @@ def evaluate_plans(scenario: Scenario, book: PriceBook, targets: Targets, profil
             f"no level pays for itself, a provisioned environment having to be busy {u:.0%} of the time, and on "
             f"demand already keeps cold starts within the {targets.cold_start_budget:.2%} budget"
         )
-    plans.append(pc)
-    plans.append(_scheduled_plan(base, book, on_demand, pc, targets))
+    return [on_demand, pc, _scheduled_plan(base, book, on_demand, pc, targets)]
 
+
+def hybrid_plans(base: Scenario, book: PriceBook, targets: Targets, earlier: Sequence[Plan]) -> list[Plan]:
+    """N always-on pods, the overflow on Lambda: the N that costs least within the p99 target."""
+    on_demand = next(plan for plan in earlier if plan.name == "lambda")
     hybrid = search_hybrid(base, book, on_demand, targets.p99_ms, targets.queue_per_pod)
     pods = hybrid.pods
     cpu, memory = base.k8s_config.cpu_request, base.pod_memory_gib
@@ -533,15 +457,80 @@ def evaluate_plans(scenario: Scenario, book: PriceBook, targets: Targets, profil
         "overflow_fraction": round(float(hybrid.run.extra.get("overflow_fraction", 1.0)), 6),
         "tried": {str(n): {k: round(v, 6) for k, v in tried.items()} for n, tried in hybrid.tried.items()},
     }
-    plans.append(plan)
+    return [plan]
 
-    hpa = base.k8s_config.hpa
+
+def kubernetes_plans(base: Scenario, book: PriceBook, targets: Targets, earlier: Sequence[Plan]) -> list[Plan]:
+    """The Deployment with its HPA, as the manifest sets it."""
+    hpa, cpu = base.k8s_config.hpa, base.k8s_config.cpu_request
     run, cost = run_k8s(base, book)
     k8s = _plan("kubernetes", "Kubernetes + HPA",
                 f"HPA {hpa.min_replicas}-{hpa.max_replicas} pods ({cpu:g} vCPU) at {hpa.target_utilization:.0%} CPU",
                 run=run, cost=cost, key=("kubernetes",))  # fmt: skip
     k8s.details = {"mean_replicas": round(run.extra["mean_replicas"], 3), "max_replicas": int(run.instances.max())}
-    plans.append(k8s)
+    return [k8s]
+
+
+KNATIVE_CLUSTER_NOTE = (
+    "priced as pods on the same cluster for the seconds they exist; the cluster's fees (control plane, load "
+    "balancer) run the whole time, at zero pods too"
+)
+
+
+def knative_plans(base: Scenario, book: PriceBook, targets: Targets, earlier: Sequence[Plan]) -> list[Plan]:
+    """The Knative Service as the manifest sets its KPA (scale to zero at its min-scale 0), and the same with
+    min-scale 1 (one pod always warm). None when the scenario holds no Knative configuration."""
+    config = base.knative_config
+    if config is None:
+        return []
+    kpa = config.kpa
+    pod = base.knative_pod or PodResources(cpu=base.k8s_config.cpu_request, memory_gib=base.pod_memory_gib)
+    found: list[Plan] = []
+    for name, min_scale in (("knative", kpa.min_scale), ("knative-min-scale", max(1, kpa.min_scale))):
+        label = "Knative, scale to zero" if min_scale == 0 else f"Knative, min-scale {min_scale}"
+        scenario = replace(base, knative_config=replace(config, kpa=replace(kpa, min_scale=min_scale)))
+        run, cost = run_knative(scenario, book)
+        bounds = f"{min_scale}-{kpa.max_scale}" if kpa.max_scale else f"{min_scale} and up"
+        setting = (
+            f"KPA {bounds} pods ({pod.cpu:g} vCPU), target {kpa.target:g} x {kpa.target_utilization:.0%} in flight, "
+            f"containerConcurrency {kpa.container_concurrency}"
+        )
+        plan = _plan(name, label, setting, run=run, cost=cost, key=("knative", replace(kpa, min_scale=min_scale)))
+        plan.note = KNATIVE_CLUSTER_NOTE
+        if found and _same_run(found[0], plan):  # min-scale 1 changed nothing: the profile never idled to zero
+            plan.key = found[0].key
+            plan.note = "the profile never idles long enough for the KPA to scale to zero: min-scale 1 changes nothing"
+        plan.details = {
+            "min_scale": min_scale,
+            "max_scale": kpa.max_scale,
+            "pod_seconds": round(float(run.extra["pod_seconds"]), 3),
+            "mean_pods": round(float(run.extra.get("mean_pods", 0.0)), 3),
+            "max_pods": int(run.instances.max()) if run.instances.size else 0,
+        }
+        found.append(plan)
+    return found
+
+
+def _same_run(a: Plan, b: Plan) -> bool:
+    """Two plans' runs answered every request alike, at the same cost."""
+    if a.run is None or b.run is None or a.cost["total"] != b.cost["total"]:
+        return False
+    return bool(np.array_equal(a.run.latency_s, b.run.latency_s, equal_nan=True) and
+                np.array_equal(a.run.cold, b.run.cold) and np.array_equal(a.run.status, b.run.status))  # fmt: skip
+
+
+# One builder per platform, in the order the plans are shown; a new platform is one more builder here.
+PLAN_BUILDERS: tuple[PlanBuilder, ...] = (lambda_plans, hybrid_plans, kubernetes_plans, knative_plans)
+
+
+def evaluate_plans(scenario: Scenario, book: PriceBook, targets: Targets, profile: str = "the") -> PlanSet:
+    """Every plan for the scenario's arrivals, each searched as the module says, and the recommendation."""
+    started = time.perf_counter()
+    lambda_config = replace(scenario.lambda_config, provisioned=0, provisioned_schedule=())
+    base = replace(scenario, lambda_config=lambda_config)
+    plans: list[Plan] = []
+    for build in PLAN_BUILDERS:
+        plans += build(base, book, targets, plans)
 
     seen: dict[tuple[Any, ...], str] = {}
     for plan in plans:

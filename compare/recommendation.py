@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .plans import Plan, PlanSet
+from .plan_types import Plan, PlanSet, Recommendation, duration_text
+
+__all__ = ["PART_NAMES", "Recommendation", "duration_text", "recommend", "table"]
 
 PART_NAMES = {
     "requests": "Lambda's request charge",
@@ -20,30 +19,6 @@ PART_NAMES = {
     "control_plane": "the EKS control plane",
     "load_balancer": "the load balancer",
 }
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    plan: str  # name of the recommended plan
-    runner_up: str | None
-    meets_target: bool  # False: no plan meets it, and `plan` is the one with the lowest p99
-    why: str
-    ranking: list[str]  # the distinct plans meeting the target, cheapest first
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan,
-            "runner_up": self.runner_up,
-            "meets_target": self.meets_target,
-            "ranking": self.ranking,
-            "why": self.why,
-        }
-
-
-def duration_text(seconds: float) -> str:
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.3g} h"
-    return f"{seconds / 60:.3g} min" if seconds >= 120 else f"{seconds:.3g} s"
 
 
 def _usd(value: float) -> str:
@@ -93,6 +68,12 @@ def _largest_part(plan: Plan) -> str:
     return f"; its largest cost is {PART_NAMES.get(part, part)} ({_usd(parts[part])}, {share:.0%})"
 
 
+def _note(plan: Plan) -> str:
+    """How the plan is priced or why its search came out so, where the plan says (a plan the same as an earlier
+    one says so elsewhere)."""
+    return f" ({plan.note})" if plan.note and not plan.same_as else ""
+
+
 def _why(chosen: Plan, runner_up: Plan | None, plans: Sequence[Plan], target: float, *, met: bool, context: str) -> str:
     distinct = [plan for plan in plans if plan.same_as is None]
     cost = chosen.cost["total"]
@@ -101,12 +82,13 @@ def _why(chosen: Plan, runner_up: Plan | None, plans: Sequence[Plan], target: fl
         sentences = [
             f"{head} is the cheapest plan that keeps p99 within {target:g} ms: {_usd(cost)} for the run "
             f"({_usd(chosen.per_million_usd)} per million requests), {_p99(chosen)}, "
-            f"{_share(chosen.cold_start_fraction)} of requests cold{_largest_part(chosen)}."
+            f"{_share(chosen.cold_start_fraction)} of requests cold{_largest_part(chosen)}{_note(chosen)}."
         ]
         if runner_up:
             sentences.append(
                 f"The runner-up, {runner_up.label} ({runner_up.setting}), costs {_usd(runner_up.cost['total'])} "
-                f"({_more(runner_up.cost['total'], cost)}) at {_p99(runner_up)}{_largest_part(runner_up)}."
+                f"({_more(runner_up.cost['total'], cost)}) at {_p99(runner_up)}{_largest_part(runner_up)}"
+                f"{_note(runner_up) if runner_up.note != chosen.note else ''}."
             )
         else:
             sentences.append("No other plan meets the target.")

@@ -9,9 +9,17 @@ times are divided by min(share, 1): an estimate, labelled so, that takes the han
 single-threaded and this machine's core for one vCPU.
 
 Cost per million requests is Lambda's requests and GB-seconds from the price book (no HTTP API,
-the same at every size), billed on the warm times. The picks are AWS Lambda Power Tuning's: the
+the same at every size), billed on the warm times. Three picks are AWS Lambda Power Tuning's: the
 cheapest, the fastest, and the balanced one minimising w * cost / max cost + (1 - w) * time / max
 time, over averages that drop the top and bottom 20 % of warm times as Power Tuning does.
+
+Those averages drop the tail, and below one vCPU the tail is the quota: a request that meets the end
+of its share of a CFS period waits for the next one (up to (1 - share) x 100 ms; 85 ms at 256 MB),
+which the trimmed mean never sees and a p99 target does. So a fourth pick, `p99`, is the cheapest size
+whose warm p99 is within `p99_target_ms` (ties: the lower p99); none when no size meets it, and then
+a sweep told to choose it falls back to the fastest, saying so. Its default target is half the plans'
+end-to-end p99 target (100 ms): the handler's own p99 leaves the other half to queueing and cold
+starts. It is what `simulate --sweep` and `plans --sweep` use unless told otherwise (`--choose`).
 """
 
 from __future__ import annotations
@@ -50,8 +58,9 @@ MB_PER_VCPU = 1769
 MIN_MB, MAX_MB, MAX_VCPU = 128, 10_240, 6.0
 DISCARD = 0.2  # Power Tuning's discardTopBottom default
 COLD_TIMEOUT_S = 600.0  # a 128 MB share (0.07 vCPU) stretches a few CPU-seconds of init a lot
-Strategy = Literal["cheapest", "fastest", "balanced"]
-STRATEGIES: tuple[Strategy, ...] = ("cheapest", "fastest", "balanced")
+DEFAULT_P99_TARGET_MS = 50.0  # the handler's warm p99: half the plans' end-to-end target (plan_types)
+Strategy = Literal["cheapest", "fastest", "balanced", "p99"]
+STRATEGIES: tuple[Strategy, ...] = ("cheapest", "fastest", "balanced", "p99")
 
 
 def cpu_share(memory_mb: int) -> float:
@@ -209,8 +218,10 @@ class Sweep(BaseModel):
     architecture: str
     balanced_weight: float
     sizes: list[SizeResult] = Field(min_length=1)
-    picks: dict[str, int]
+    picks: dict[str, int]  # Power Tuning's three, and "p99" when a size meets the target
     chosen: Strategy
+    p99_target_ms: float | None = Field(default=None, description="the warm p99 the p99 pick must meet")
+    chosen_note: str | None = Field(default=None, description="why the chosen pick is not the one asked for")
 
     @classmethod
     def read(cls, path: Path) -> Sweep:
@@ -227,6 +238,13 @@ class Sweep(BaseModel):
     @property
     def chosen_mb(self) -> int:
         return self.picks[self.chosen]
+
+    @property
+    def pick_text(self) -> str:
+        """The chosen pick in words, as the output names it."""
+        if self.chosen == "p99" and self.p99_target_ms is not None:
+            return f"p99 pick: warm p99 within {self.p99_target_ms:g} ms"
+        return f"{self.chosen}, Power Tuning's"
 
     def size(self, memory_mb: int | None = None) -> SizeResult:
         """One size's result: the chosen one by default."""
@@ -258,6 +276,22 @@ def picks(rows: Sequence[SizeResult], balanced_weight: float) -> dict[str, int]:
         "fastest": min(rows, key=lambda r: (r.warm_avg_ms, r.cost_per_million_usd)).memory_mb,
         "balanced": min(rows, key=balanced).memory_mb,
     }
+
+
+def p99_pick(rows: Sequence[SizeResult], target_ms: float) -> int | None:
+    """The cheapest size whose warm p99 is within the target (ties: the lower p99); None when none is."""
+    if target_ms <= 0:
+        raise ValueError(f"the p99 target must be positive, not {target_ms} ms")
+    meeting = [r for r in rows if r.warm_p99_ms <= target_ms]
+    return min(meeting, key=lambda r: (r.cost_per_million_usd, r.warm_p99_ms)).memory_mb if meeting else None
+
+
+def no_p99_pick_text(rows: Sequence[SizeResult], target_ms: float) -> str:
+    lowest = min(rows, key=lambda r: r.warm_p99_ms)
+    return (
+        f"no size's warm p99 is within {target_ms:g} ms (the lowest: {lowest.memory_mb} MB at "
+        f"{lowest.warm_p99_ms:,.1f} ms)"
+    )
 
 
 def size_result(
@@ -309,7 +343,8 @@ def run_sweep(
     controller: Controller | None,
     note: str | None = None,
     balanced_weight: float = 0.5,
-    chosen: Strategy = "balanced",
+    chosen: Strategy = "p99",
+    p99_target_ms: float = DEFAULT_P99_TARGET_MS,
     arch: Architecture = "x86_64",
     progress: Callable[[str], None] = lambda _: None,
 ) -> Sweep:
@@ -325,6 +360,14 @@ def run_sweep(
         for mb in sizes:
             progress(f"{mb} MB: {shares[mb]:.3f} vCPU under {controller.label}")
             rows.append(size_result(mb, measure(mb, controller), book, arch, estimate=False))
+    found = picks(rows, balanced_weight)
+    within = p99_pick(rows, p99_target_ms)
+    chosen_note = None
+    if within is not None:
+        found["p99"] = within
+    elif chosen == "p99":
+        chosen, chosen_note = "fastest", f"{no_p99_pick_text(rows, p99_target_ms)}: the fastest instead"
+        progress(chosen_note)
     return Sweep(
         method=controller.label if controller else "estimate",
         estimate=controller is None,
@@ -334,8 +377,10 @@ def run_sweep(
         architecture=arch,
         balanced_weight=balanced_weight,
         sizes=rows,
-        picks=picks(rows, balanced_weight),
+        picks=found,
         chosen=chosen,
+        p99_target_ms=p99_target_ms,
+        chosen_note=chosen_note,
     )
 
 
@@ -365,10 +410,18 @@ def table(sweep: Sweep) -> str:
             f" {r.warm_p99_ms:>12,.2f} {r.cost_per_million_usd:>10.4f}{flags}"
         )
     lines.append(
-        f"picks: cheapest {sweep.picks['cheapest']} MB, fastest {sweep.picks['fastest']} MB, "
-        f"balanced (weight {sweep.balanced_weight:g}) {sweep.picks['balanced']} MB; "
-        f"chosen for simulate: {sweep.chosen_mb} MB ({sweep.chosen}){mark}"
+        f"Power Tuning's picks (trimmed means): cheapest {sweep.picks['cheapest']} MB, fastest "
+        f"{sweep.picks['fastest']} MB, balanced (weight {sweep.balanced_weight:g}) {sweep.picks['balanced']} MB"
     )
+    if sweep.p99_target_ms is not None:
+        target = sweep.p99_target_ms
+        lines.append(
+            f"p99 pick: {sweep.picks['p99']} MB, the cheapest whose warm p99 is within {target:g} ms"
+            if "p99" in sweep.picks
+            else f"p99 pick: none, {no_p99_pick_text(sweep.sizes, target)}"
+        )
+    chosen = f"chosen for simulate and plans: {sweep.chosen_mb} MB ({sweep.pick_text}){mark}"
+    lines.append(chosen + (f"; {sweep.chosen_note}" if sweep.chosen_note else ""))
     if sweep.note:
         lines.append(f"note: {sweep.note}")
     return "\n".join(lines)

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..platforms.base import RunRecords
-from ..prices import PodResources, PriceBook, crossover_rate, kubernetes_cost_per_hour, lambda_cost_per_million
 from .charts import cost_curve, latency_and_scale
+from .costs import verdict as cost_verdict
 from .series import binned
 
 ROWS = [
@@ -72,24 +72,6 @@ def write_per_second(run: RunRecords, path: Path) -> Path:
     return path
 
 
-def cost_figures(
-    book: PriceBook, service_s: float, memory_mb: int, pod: PodResources, *, target: float, min_replicas: int
-) -> dict[str, Any]:
-    """Cost per million requests of each platform across steady rates, and where they cross."""
-    rates = np.geomspace(0.1, 2000, 60)
-    lambda_pm = np.full(rates.size, lambda_cost_per_million(service_s * 1000, memory_mb, book))
-    k8s_pm = np.array(
-        [
-            kubernetes_cost_per_hour(r, service_s, pod, book, target_utilization=target, min_replicas=min_replicas)
-            / (r * 3600)
-            * 1e6
-            for r in rates
-        ]
-    )
-    crossover = crossover_rate(service_s, memory_mb, pod, book, target_utilization=target, min_replicas=min_replicas)
-    return {"rates": rates, "lambda": lambda_pm, "k8s": k8s_pm, "crossover": crossover}
-
-
 def write_report(
     out_dir: Path,
     title: str,
@@ -111,14 +93,9 @@ def write_report(
     crossover, verdict = None, "Measured runs only: simulate with a calibration for the cost comparison."
     if costs is not None:
         curve_path = out_dir / "cost_per_million.png"
-        images.append(_img(cost_curve(costs["rates"], costs["lambda"], costs["k8s"], costs["crossover"], curve_path)))
+        images.append(_img(cost_curve(costs, curve_path)))
         crossover = costs["crossover"]
-        verdict = (
-            f"At a steady rate above <b>{crossover:g} requests/s</b>, always-on Kubernetes costs less per request "
-            "than Lambda; below it, Lambda does."
-            if crossover is not None
-            else "Lambda costs less at every steady rate up to 2,000 requests/s."
-        )
+        verdict = cost_verdict(costs)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -138,7 +115,13 @@ img {{ max-width: 100%; }} .note {{ color: #4a5568; font-size: .9em; }}
     (out_dir / "index.html").write_text(page)
     (out_dir / "summary.json").write_text(
         json.dumps(
-            {"title": title, "summaries": summaries, "crossover_req_per_s": crossover, **(extra_summary or {})},
+            {
+                "title": title,
+                "summaries": summaries,
+                "crossover_req_per_s": crossover,
+                "cheapest_by_rate": costs["cheapest"] if costs is not None else None,
+                **(extra_summary or {}),
+            },
             indent=2,
             default=float,
         )

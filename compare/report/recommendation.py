@@ -18,16 +18,10 @@ matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..plans import Plan, PlanSet
+from ..plan_types import Plan, PlanSet
 from .charts import COLORS
 
-PLAN_COLORS = {
-    "lambda": COLORS["lambda"],
-    "lambda-pc": "#b7791f",
-    "lambda-pc-scheduled": "#744210",
-    "hybrid": "#805ad5",
-    "kubernetes": COLORS["kubernetes"],
-}
+PLAN_COLORS = COLORS  # a plan's run is named after the plan: one palette for both
 CSS = """
 table.plans tr.recommended td, table.plans tr.recommended th { background: #f0fff4; font-weight: 600; }
 table.plans tr.runner-up td, table.plans tr.runner-up th { background: #f7fafc; }
@@ -128,7 +122,9 @@ def recommendation_section(plans: PlanSet, out_dir: Path) -> str:
         f"({plans.region}, checked {plans.prices_checked}). p99 counts every request, a failed one as slower than any "
         f"answer. Provisioned concurrency: cheapest level within a cold-start budget of {t.cold_start_budget:.2%} "
         f"of requests, constant or by {t.schedule_minutes}-minute slot of the day. Hybrid: always-on pods, a request "
-        f"beyond {t.queue_per_pod} held by every pod going to Lambda. Searched in {plans.seconds:.1f} s, "
+        f"beyond {t.queue_per_pod} held by every pod going to Lambda. Knative: the manifest's KPA (scale to zero) "
+        "and the same at min-scale 1, pods priced for the seconds they exist, the cluster's fees for the whole run. "
+        f"Searched in {plans.seconds:.1f} s, "
         f"{plans.simulations} simulations (`python -m compare plans`)."
     )
     return f"""<section class="recommendation" id="recommendation">

@@ -21,6 +21,9 @@ def sweep_chart(sweep: Sweep, path: Path) -> Path:
     time_ax.plot(mb, [r.cold_start_p50_ms for r in sweep.sizes], "s-", color="#805ad5", label=f"cold start p50{label}")
     time_ax.plot(mb, [r.warm_p99_ms for r in sweep.sizes], "o-", color=COLORS["lambda"], label=f"warm p99{label}")
     time_ax.plot(mb, [r.warm_p50_ms for r in sweep.sizes], "o--", color=COLORS["lambda"], label=f"warm p50{label}")
+    if sweep.p99_target_ms is not None:
+        time_ax.axhline(sweep.p99_target_ms, color="#c53030", linestyle="--", linewidth=1,
+                        label=f"p99 target of the p99 pick ({sweep.p99_target_ms:g} ms)")  # fmt: skip
     time_ax.set_yscale("log")
     time_ax.set_ylabel("time (ms)")
     cost_ax.plot(mb, [r.cost_per_million_usd for r in sweep.sizes], "o-", color=COLORS["kubernetes"],

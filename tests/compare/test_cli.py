@@ -119,6 +119,10 @@ def test_report_with_charts_table_and_crossover(tmp_path: Path) -> None:
     assert len(per_second) > 1000  # the spike profile lasts 1,380 s
     assert summary["crossover_req_per_s"] > 0
     assert f"above <b>{summary['crossover_req_per_s']:g} requests/s" in page
+    # The verdict names where each platform is cheapest per steady rate, Knative included in the curve.
+    assert "Cheapest per request at a steady rate" in page
+    assert {r["platform"] for r in summary["cheapest_by_rate"]} <= {"lambda", "k8s", "knative"}
+    assert summary["cheapest_by_rate"][0]["platform"] == "lambda"
 
 
 @pytest.mark.slow

@@ -245,7 +245,8 @@ def test_plans_and_simulate_commands(tmp_path: Path) -> None:
     result = json.loads(listed.stdout)
     assert result["targets"]["p99_ms"] == 50
     assert result["targets"]["cold_start_budget"] == 0.02
-    assert len(result["plans"]) == 5
+    assert len(result["plans"]) == 7  # the five, and Knative from its manifest: scale to zero and min-scale 1
+    assert {"knative", "knative-min-scale"} <= {p["name"] for p in result["plans"]}
     assert result["recommendation"]["plan"] in {p["name"] for p in result["plans"]}
     out = tmp_path / "report"
     simulated = compare("simulate", *scenario_args, "--report", str(out))
@@ -255,4 +256,4 @@ def test_plans_and_simulate_commands(tmp_path: Path) -> None:
     assert page.index('<table class="plans">') == page.index("<table")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["plans"]["targets"]["p99_ms"] == 100  # the default target
-    assert set(summary["summaries"]) == {"lambda", "kubernetes"}
+    assert set(summary["summaries"]) == {"lambda", "kubernetes", "knative"}

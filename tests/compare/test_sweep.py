@@ -24,6 +24,7 @@ from compare.sweep import (
     cost_per_million,
     cpu_share,
     measure_size,
+    p99_pick,
     picks,
     run_sweep,
     size_result,
@@ -80,6 +81,63 @@ def test_picks_cheapest_fastest_and_balanced() -> None:
         picks(rows, 1.5)
 
 
+def _tailed(mb: int, warm_ms: float, tail_ms: float) -> SizeResult:
+    """95 warm requests at `warm_ms`, 5 held back by the quota to `tail_ms`: the trimmed mean sees none of the 5."""
+    return size_result(mb, Measured([1.0], [warm_ms / 1000] * 95 + [tail_ms / 1000] * 5), BOOK, "x86_64",
+                       estimate=False)  # fmt: skip
+
+
+def test_the_p99_pick_is_the_cheapest_size_whose_warm_p99_meets_the_target() -> None:
+    # Below one vCPU a request that meets the end of its quota waits for the next period: a tail of
+    # (1 - share) x 100 ms that Power Tuning's trimmed mean drops, and a p99 does not.
+    rows = [_tailed(256, 4.0, 85.0), _tailed(512, 3.5, 71.0), _tailed(1024, 3.2, 42.0), _tailed(1769, 3.0, 3.5)]
+    assert [r.warm_p99_ms for r in rows] == pytest.approx([85.0, 71.0, 42.0, 3.5])
+    assert picks(rows, 0.5)["cheapest"] == 256  # Power Tuning's cheapest: the throttled size
+    assert p99_pick(rows, 50.0) == 1024  # the cheapest within 50 ms
+    assert p99_pick(rows, 100.0) == 256  # everything meets 100 ms: the cheapest of all
+    assert p99_pick(rows, 10.0) == 1769
+    assert p99_pick(rows, 1.0) is None
+    cheaper_of_two = [_tailed(1769, 3.0, 3.5), _tailed(3008, 3.0, 3.5)]
+    assert p99_pick(cheaper_of_two, 50.0) == 1769  # both meet it: the cheaper
+
+
+def test_the_sweep_records_the_p99_pick_beside_power_tunings_and_feeds_it_forward() -> None:
+    def measure(memory_mb: int | None, controller: Controller | None) -> Measured:
+        tail = {256: 0.085, 512: 0.071, 1024: 0.042, 1769: 0.0035}[memory_mb or 1769]
+        return Measured([2.0], [0.004] * 95 + [tail] * 5)
+
+    controller = Controller(2, Path("/sys/fs/cgroup"))
+    swept = run_sweep([256, 512, 1024, 1769], measure, BOOK, controller=controller, p99_target_ms=50.0)
+    assert swept.picks["p99"] == 1024
+    assert {"cheapest", "fastest", "balanced"} <= set(swept.picks)  # Power Tuning's three, kept
+    assert (swept.chosen, swept.chosen_mb, swept.p99_target_ms) == ("p99", 1024, 50.0)  # the default choice
+    assert Sweep.model_validate_json(swept.model_dump_json()) == swept
+    text = table(swept)
+    assert "p99 pick: 1024 MB, the cheapest whose warm p99 is within 50 ms" in text
+    assert "chosen for simulate and plans: 1024 MB (p99 pick: warm p99 within 50 ms)" in text
+    none = run_sweep([256, 512], measure, BOOK, controller=controller, p99_target_ms=20.0)
+    assert "p99" not in none.picks
+    assert none.chosen == "fastest"  # asked for the p99 pick, none meets it: the fastest, said so
+    assert none.chosen_note == "no size's warm p99 is within 20 ms (the lowest: 512 MB at 71.0 ms): the fastest instead"
+    assert "p99 pick: none, no size's warm p99 is within 20 ms" in table(none)
+    assert none.chosen_note in table(none)
+    with pytest.raises(ValueError, match="positive"):
+        p99_pick(none.sizes, 0.0)
+
+
+def test_an_older_sweep_record_without_the_p99_pick_still_reads(tmp_path: Path) -> None:
+    swept = run_sweep([512, 1769], fake_measure([]), BOOK, controller=None, chosen="balanced")
+    record = json.loads(swept.model_dump_json())
+    del record["p99_target_ms"], record["chosen_note"]
+    record["picks"].pop("p99", None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(record))
+    old = Sweep.read(path)
+    assert old.p99_target_ms is None
+    assert old.chosen_mb == swept.picks["balanced"]
+    assert "p99 pick" not in table(old)
+
+
 def fake_measure(calls: list[tuple[int | None, Controller | None]]) -> Measure:
     def measure(memory_mb: int | None, controller: Controller | None) -> Measured:
         calls.append((memory_mb, controller))
@@ -116,12 +174,19 @@ def test_simulate_takes_the_chosen_size_or_memory_from_a_sweep(tmp_path: Path) -
     chosen = compare(*base, "--json")
     assert chosen.returncode == 0, chosen.stderr
     note = json.loads(chosen.stdout)["lambda_sweep"]
-    assert note["memory_mb"] == swept.chosen_mb
+    assert note["memory_mb"] == swept.chosen_mb == swept.picks["p99"]  # the p99 pick, by default
     assert note["estimate"] is True
-    assert "balanced" in note["pick"]
+    assert "p99" in note["pick"]
+    assert note["used"] == "p99 pick: warm p99 within 50 ms"
     at_128 = compare(*base)
     assert at_128.returncode == 0, at_128.stderr
     assert "ESTIMATE" in at_128.stdout
+    assert f"lambda times: {swept.chosen_mb} MB (p99 pick: warm p99 within 50 ms;" in at_128.stdout
+    named = compare(*base, "--memory", "128", "--json")
+    assert json.loads(named.stdout)["lambda_sweep"]["used"] == "--memory"
+    planned = compare("plans", *base[3:])
+    assert planned.returncode == 0, planned.stderr
+    assert f"lambda times: {swept.chosen_mb} MB (p99 pick: warm p99 within 50 ms;" in planned.stdout
     missing = compare(*base, "--memory", "1024")
     assert missing.returncode == 2
     assert "no 1024 MB" in missing.stderr
