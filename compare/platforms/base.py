@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,6 +74,24 @@ def parse_distribution(text: str) -> Distribution:
     if kind == "exp":
         return Exponential(number)
     raise ValueError(f"{text!r}: unknown distribution {kind!r} (const or exp)")
+
+
+class PodLifetime(Protocol):
+    created_at: float
+    removed_at: float | None
+
+
+def pod_request_status(finish: np.ndarray, arrivals: np.ndarray, timeout_s: float) -> np.ndarray:
+    """Per request on pods: refused where it never finished (503), too late past the timeout (504), else OK."""
+    status = np.full(arrivals.size, OK, dtype=np.int16)
+    status[np.isnan(finish)] = REJECTED
+    status[finish - arrivals > timeout_s] = TIMED_OUT
+    return status
+
+
+def pod_seconds(pods: Iterable[PodLifetime], end: float) -> float:
+    """The seconds pods existed up to `end` (from their creation, not their readiness: a starting pod is paid for)."""
+    return sum((pod.removed_at if pod.removed_at is not None else end) - max(pod.created_at, 0.0) for pod in pods)
 
 
 @dataclass

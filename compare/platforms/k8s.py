@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..hpa import HorizontalPodAutoscaler, HPAParams
-from .base import OK, REJECTED, TIMED_OUT, Constant, Distribution, RunRecords
+from .base import OK, Constant, Distribution, RunRecords, pod_request_status, pod_seconds
 
 
 @dataclass(frozen=True)
@@ -155,13 +155,8 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         next_second += 1
 
     latency = finish - arrivals
-    status = np.full(n, OK, dtype=np.int16)
-    status[np.isnan(finish)] = REJECTED
-    status[latency > config.request_timeout_s] = TIMED_OUT
-    end = float(horizon)
-    pod_seconds = sum(end - max(p.created_at, 0.0) for p in cluster.live) + sum(
-        (p.removed_at or end) - max(p.created_at, 0.0) for p in cluster.removed
-    )
+    status = pod_request_status(finish, arrivals, config.request_timeout_s)
+    seconds_of_pods = pod_seconds([*cluster.live, *cluster.removed], float(horizon))
     return RunRecords(
         platform="kubernetes",
         arrival_s=arrivals,
@@ -171,5 +166,5 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         seconds=np.arange(horizon, dtype=float),
         instances=replicas,
         busy=ready_now,
-        extra={"pod_seconds": pod_seconds, "mean_replicas": float(replicas.mean()) if horizon else 0.0},
+        extra={"pod_seconds": seconds_of_pods, "mean_replicas": float(replicas.mean()) if horizon else 0.0},
     )

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kpa import ConcurrencyWindows, KnativePodAutoscaler, KPAParams
-from .base import OK, REJECTED, TIMED_OUT, Constant, Distribution, RunRecords
+from .base import OK, REJECTED, Constant, Distribution, RunRecords, pod_request_status, pod_seconds
 
 QUEUE_DEPTH_FACTOR = 10  # the queue-proxy's breaker queue: 10 x containerConcurrency
 ACTIVATOR_QUEUE_DEPTH = 10_000  # the activator's breaker queue per revision (pkg/activator/net/throttler.go)
@@ -196,13 +196,8 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
     advance(horizon - 1 if horizon else -1)
 
     latency = finish - arrivals
-    status = np.full(n, OK, dtype=np.int16)
-    status[np.isnan(finish)] = REJECTED
-    status[latency > config.request_timeout_s] = TIMED_OUT
-    end = float(horizon)
-    pod_seconds = sum(end - max(p.created_at, 0.0) for p in revision.live) + sum(
-        (p.removed_at or end) - max(p.created_at, 0.0) for p in revision.removed
-    )
+    status = pod_request_status(finish, arrivals, config.request_timeout_s)
+    seconds_of_pods = pod_seconds([*revision.live, *revision.removed], float(horizon))
     return RunRecords(
         platform="knative",
         arrival_s=arrivals,
@@ -213,7 +208,7 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
         instances=pods_now,
         busy=ready_now,
         extra={
-            "pod_seconds": pod_seconds,
+            "pod_seconds": seconds_of_pods,
             "mean_pods": float(pods_now.mean()) if horizon else 0.0,
             "scale_to_zero_events": float(revision.to_zero),
             "panic_ticks": float(revision.panic_ticks),
