@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .commands import DEFAULT_DEPLOYMENT, DEFAULT_HPA, DEFAULT_KNATIVE, calibrate, load, plans, report, simulate, sweep
+from .load import LAG_THRESHOLD_MS
 from .measure import POD_IMAGE
 from .platforms.base import parse_distribution
 from .profiles import BUILT_IN
@@ -99,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     drive.add_argument("--max-requests", type=int, default=100_000, help="stop after this many requests")
     drive.add_argument("--max-seconds", type=float, default=600.0, help="stop scheduling after this long")
     drive.add_argument("--timeout", type=float, default=30.0, help="seconds each request may take")
+    drive.add_argument("--max-in-flight", type=int, default=512, help="most requests in flight (beyond: lag)")
+    drive.add_argument(
+        "--workers", type=int, default=1, help="driver processes sharing the arrivals (one per core they may use)"
+    )
+    drive.add_argument(
+        "--lag-threshold-ms",
+        type=float,
+        default=LAG_THRESHOLD_MS,
+        help="schedule lag p99 above which the run is marked driver-bound",
+    )
     drive.add_argument("--out", type=Path, default=Path("compare-runs/latest"), help="where to write the records")
     drive.add_argument("--quiet", action="store_true", help="no progress line")
     return parser

@@ -14,7 +14,7 @@ import numpy as np
 from .calibration import Calibration, EntryPointTimes
 from .hpa import HPAParams
 from .knative_manifest import kpa_params, pod_resources, read_service, request_timeout_s
-from .load import LoadPlan, read_run, run_load, summarize, write_run
+from .load import LoadPlan, drive_plan, read_run, summarize, write_run
 from .manifests import pod_requests
 from .plan_types import Targets
 from .plans import evaluate_plans
@@ -327,6 +327,11 @@ def calibrate_from_load_run(args: argparse.Namespace) -> dict[str, Any]:
     if args.base is None:
         raise ValueError("--from-load-run needs --base CALIBRATION for the entry point it does not measure")
     run = read_run(args.from_load_run)
+    if run.summary().get("driver_bound") == 1.0:
+        raise ValueError(
+            f"{args.from_load_run}: the load driver fell behind its schedule in this run (driver-bound), so its "
+            "latencies are the client's, not the deployment's: run it again at a lower rate or with more --workers"
+        )
     answered = ~np.isnan(run.latency_s)
     warm, cold = run.latency_s[answered & ~run.cold], run.latency_s[answered & run.cold]
     if warm.size == 0:
@@ -417,8 +422,11 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         max_requests=args.max_requests,
         max_seconds=args.max_seconds,
         timeout_s=args.timeout,
+        max_connections=args.max_in_flight,
+        workers=args.workers,
     )
-    records = run_load(plan, progress=not args.quiet)
-    meta = {"target": plan.url, "profile": profile.name, "scheduled": int(plan.arrivals.size)}
-    out = write_run(records, args.out, meta)
-    return {**meta, "out": str(out), **summarize(records)}
+    run = drive_plan(plan, progress=not args.quiet)
+    meta = {"target": plan.url, "profile": profile.name, "scheduled": int(plan.arrivals.size), "workers": plan.workers,
+            "max_in_flight": plan.max_connections, "held_by_cap": run.held_by_cap}  # fmt: skip
+    out = write_run(run.records, args.out, meta, args.lag_threshold_ms, unsent=run.unsent)
+    return {**meta, "out": str(out), **summarize(run.records, args.lag_threshold_ms, unsent=run.unsent)}

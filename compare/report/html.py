@@ -36,13 +36,21 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+# A measured run whose driver fell behind its schedule: what its client saw is not the server's latency.
+DRIVER_BOUND_HIDES = {"p50_ms", "p95_ms", "p99_ms"}
+
+
+def _cell(summary: Mapping[str, float], key: str, fmt: str) -> str:
+    if summary.get("driver_bound") == 1.0 and key in DRIVER_BOUND_HIDES:
+        return "<td>driver-bound</td>"
+    return f"<td>{fmt.format(summary[key]) if key in summary and not np.isnan(summary[key]) else '-'}</td>"
+
+
 def _table(summaries: Mapping[str, Mapping[str, float]]) -> str:
     head = "".join(f"<th>{html.escape(name)}</th>" for name in summaries)
     body = []
     for key, label, fmt in ROWS:
-        cells = "".join(
-            f"<td>{fmt.format(s[key]) if key in s and not np.isnan(s[key]) else '-'}</td>" for s in summaries.values()
-        )
+        cells = "".join(_cell(s, key, fmt) for s in summaries.values())
         body.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
     return f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
 
