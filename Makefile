@@ -24,10 +24,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstall only when the dependency pins change.
+# Reinstall only when the dependency pins change. `make run` (and `model`, `invoke`) take only what
+# serving and training need; the comparison, test and lint tools come with the full install.
+$(VENV)/.installed-run: pyproject.toml functions/predict/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[sklearn,package,server]'
+	touch $@
+
 $(VENV)/.installed: pyproject.toml functions/predict/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[sklearn,package,server,compare,dev]'
-	touch $@
+	touch $@ $(VENV)/.installed-run
 
 $(SAM): | $(BIN)/python
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -42,16 +47,16 @@ $(SECURITY_VENV)/.installed: tools/security-requirements.txt | $(BIN)/python
 
 install: $(VENV)/.installed ## create .venv and install twinserve with all its extras
 
-$(MODEL_DIR)/metadata.json: | $(VENV)/.installed
+$(MODEL_DIR)/metadata.json: | $(VENV)/.installed-run
 	$(BIN)/python -m predict train --out $(MODEL_DIR)
 
-model: $(VENV)/.installed ## (re)train the embedded default model
+model: $(VENV)/.installed-run ## (re)train the embedded default model
 	$(BIN)/python -m predict train --out $(MODEL_DIR)
 
-run: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## serve the default model on http://127.0.0.1:8000
+run: $(VENV)/.installed-run $(MODEL_DIR)/metadata.json ## serve the default model on http://127.0.0.1:8000
 	$(BIN)/python -m predict serve
 
-invoke: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## run tests/events/predict-features-v2.json through the Lambda handler
+invoke: $(VENV)/.installed-run $(MODEL_DIR)/metadata.json ## run tests/events/predict-features-v2.json through the Lambda handler
 	$(BIN)/python -m predict invoke tests/events/predict-features-v2.json
 
 RUNS := compare-runs
