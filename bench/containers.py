@@ -10,7 +10,6 @@ engine, or when a build fails, the figure says why and the run's other figures s
 
 from __future__ import annotations
 
-import subprocess  # nosec B404  # only its TimeoutExpired, from compare.docker's builds
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ SERVER_TAG = "twinserve-predict:bench"
 LAMBDA_TAG = "twinserve-lambda:bench"
 NOT_IN_QUICK = "not built without --sizes (off in --quick)"
 # A container that never answers raises TimeoutError; a refused run or build, DockerError.
-FAILURES = (docker.DockerError, subprocess.TimeoutExpired, TimeoutError)
+FAILURES = (docker.DockerError, TimeoutError)
 
 Progress = Callable[[str], None]
 

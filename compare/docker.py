@@ -41,16 +41,24 @@ def engine_missing() -> str | None:
         return "needs a Docker engine (no docker client)"
     try:
         info = _docker("info", "--format", "{{.ServerVersion}}", timeout_s=15, check=False)
-    except subprocess.TimeoutExpired:
+    except DockerError:
         return "needs a Docker engine (docker info timed out)"
     return None if info.returncode == 0 else "needs a Docker engine (docker info fails: no daemon answers)"
 
 
-def _docker(*args: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _run(command: list[str], timeout_s: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One docker command; a timeout is the engine failing to answer, so it is a DockerError too."""
     docker = shutil.which("docker") or "docker"
-    result = subprocess.run(  # noqa: S603  # nosec B603
-        [docker, *args], capture_output=True, text=True, timeout=timeout_s, check=False
-    )
+    try:
+        return subprocess.run(  # noqa: S603  # nosec B603
+            [docker, *command[1:]], capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DockerError(f"{' '.join(command[:2])} did not finish within {timeout_s:g} s") from exc
+
+
+def _docker(*args: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = _run(["docker", *args], timeout_s)
     if check and result.returncode != 0:
         raise DockerError(f"docker {args[0]} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
     return result
@@ -60,11 +68,7 @@ def build(dockerfile: Path, tag: str, timeout_s: float = 1800) -> float:
     """Build an image from the repository root; returns the seconds it took."""
     started = time.perf_counter()
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # Debian's engine here has no buildx
-    docker = shutil.which("docker") or "docker"
-    result = subprocess.run(  # noqa: S603  # nosec B603
-        [docker, "build", "--quiet", "-f", str(dockerfile), "-t", tag, str(REPO)],
-        capture_output=True, text=True, timeout=timeout_s, env=env, check=False,
-    )  # fmt: skip
+    result = _run(["docker", "build", "--quiet", "-f", str(dockerfile), "-t", tag, str(REPO)], timeout_s, env)
     if result.returncode != 0:
         raise DockerError(f"docker build -f {dockerfile.name} failed: {(result.stdout + result.stderr)[-4000:]}")
     return time.perf_counter() - started
