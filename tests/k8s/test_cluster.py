@@ -6,7 +6,6 @@ skips with the reason otherwise.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 
@@ -14,22 +13,9 @@ import httpx
 import pytest
 
 from tests.helpers import REPO, free_port
+from tests.k8s.kubectl import missing_cluster
 
-
-def _cluster_reason() -> str | None:
-    if shutil.which("kubectl") is None:
-        return "needs kubectl"
-    try:
-        probe = subprocess.run(["kubectl", "version", "--request-timeout=3s", "-o", "json"],
-                               capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return "needs a reachable Kubernetes cluster (kubectl timed out)"
-    if probe.returncode != 0 or '"serverVersion"' not in probe.stdout:
-        return "needs a reachable Kubernetes cluster (kubectl has no current context or no server answered)"
-    return None
-
-
-REASON = _cluster_reason()
+REASON = missing_cluster(["version", "-o", "json"], "a reachable Kubernetes cluster")
 
 
 @pytest.mark.skipif(REASON is not None, reason=REASON or "")

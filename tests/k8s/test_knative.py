@@ -17,6 +17,7 @@ import yaml
 
 from compare.knative_manifest import duration_s, kpa_params, request_timeout_s, webhook_problems
 from tests.helpers import REPO
+from tests.k8s.kubectl import missing_cluster
 
 KNATIVE = REPO / "k8s" / "knative"
 SCHEMA = KNATIVE / "schema" / "service-v1.openapi.yaml"
@@ -199,22 +200,12 @@ def test_a_bad_annotation_is_refused_with_its_name() -> None:
         kpa_params(document)
 
 
-def _knative_reason() -> str | None:
-    if shutil.which("kubectl") is None:
-        return "needs kubectl"
-    try:
-        probe = subprocess.run(["kubectl", "get", "crd", "services.serving.knative.dev", "--request-timeout=3s"],
-                               capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return "needs a reachable Kubernetes cluster with Knative Serving (kubectl timed out)"
-    if probe.returncode != 0:
-        return (
-            "needs a reachable Kubernetes cluster with Knative Serving installed (no services.serving.knative.dev CRD)"
-        )
-    return None
+KNATIVE_REASON = missing_cluster(
+    ["get", "crd", "services.serving.knative.dev"], "a reachable Kubernetes cluster with Knative Serving installed"
+)
 
 
-@pytest.mark.skipif((reason := _knative_reason()) is not None, reason=reason or "")
+@pytest.mark.skipif(KNATIVE_REASON is not None, reason=KNATIVE_REASON or "")
 def test_server_side_dry_run_against_knative() -> None:
     # The real admission webhook and CRD schema, without creating anything.
     subprocess.run(["kubectl", "apply", "--dry-run=server", "-k", str(KNATIVE)], check=True, timeout=60)
