@@ -15,7 +15,7 @@ SAM_CLI_VERSION := 1.170.0
 MODEL_DIR := functions/predict/model
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install model run invoke compare bench test lint pytest events clean
+.PHONY: help install model run invoke compare bench coverage-table test lint pytest events clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate, sweep Lambd
 
 bench: $(VENV)/.installed $(MODEL_DIR)/metadata.json $(SAM) ## twinserve against the tutorials' app and the framework's ceiling (~7 min); bench/results/latest.json
 	$(BIN)/python -m bench
+
+coverage-table: $(VENV)/.installed ## package each model of the README's coverage table for real and rewrite the table (~1 min)
+	$(BIN)/python -m predict.coverage --write-readme
 
 lint: $(VENV)/.installed ## ruff, mypy and bandit
 	$(BIN)/ruff check .

@@ -56,6 +56,9 @@ class OnnxRuntime:
         if len(inputs) != 1 or len(inputs[0].shape) != 2:
             raise ArtifactError("model.onnx must take one 2-D float input (rows x features)")
         self.input_name = inputs[0].name
+        # float32 rows, as skl2onnx makes most forms; float64 where the form compares in float64
+        # (HistGradientBoosting's thresholds, see compile.py).
+        self.input_dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
         width = inputs[0].shape[1]
         self.n_features: int | None = width if isinstance(width, int) else None
         self.outputs = [output.name for output in self.session.get_outputs()]
@@ -65,7 +68,7 @@ class OnnxRuntime:
 
     def predict(self, rows: np.ndarray, probabilities: bool) -> tuple[list[Any], list[list[float]] | None]:
         try:
-            results = self.session.run(None, {self.input_name: rows.astype(np.float32)})
+            results = self.session.run(None, {self.input_name: rows.astype(self.input_dtype, copy=False)})
         except Exception as exc:
             raise InferenceFailed("the model failed on this input") from exc
         first = results[0]

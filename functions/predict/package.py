@@ -17,7 +17,7 @@ import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
 from .artifact import ArtifactMetadata, LoadedModel, sha256_hex, write_artifact
-from .compile import CompileRefused, compile_onnx
+from .compile import CompileRefused, compile_onnx, describe
 from .errors import ArtifactError
 from .sklearn_runtime import SklearnRuntime
 from .train import dump_bytes
@@ -132,11 +132,14 @@ def package_model(
     if holdout is None:
         note = "no compiled form: give --holdout rows to make and verify one (it serves faster)"
     else:
+        rows = read_holdout(holdout)  # an unreadable file is the user's to fix: refused, nothing written
         try:
-            compiled = compile_onnx(estimator, len(feature_names), read_holdout(holdout), classes)
+            compiled = compile_onnx(estimator, len(feature_names), rows, classes)
             note = f"compiled form model.onnx, verified on {compiled.form.verified_rows} rows"
         except CompileRefused as exc:
             note = f"no compiled form: {exc}; the model serves through scikit-learn"
+        except Exception as exc:  # a converter's own bug: the scikit-learn form is still sound, so package that
+            note = f"no compiled form: compiling failed ({describe(exc)}); the model serves through scikit-learn"
     metadata = ArtifactMetadata(
         name=name or model_path.stem,
         version=version,

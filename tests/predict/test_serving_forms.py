@@ -24,6 +24,7 @@ from predict.app import create_app
 from predict.artifact import ONNX_FILE, SKOPS_FILE, load_artifact, read_metadata
 from predict.compile import CompileRefused, compile_onnx
 from predict.errors import ArtifactError
+from predict.onnx_runtime import OnnxRuntime
 from predict.package import package_model
 from predict.settings import Settings
 from tests.helpers import REPO
@@ -118,17 +119,25 @@ def test_an_estimator_no_converter_knows_serves_through_scikit_learn(
 
 
 def test_held_out_rows_that_cannot_verify_are_refused(data: tuple[np.ndarray, np.ndarray]) -> None:
-    from sklearn.svm import SVC
-
     x, y = data
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
     with pytest.raises(CompileRefused, match="non-empty table of 3 columns"):
         compile_onnx(forest, 3, x[:, :2], CHURN)
     with pytest.raises(CompileRefused, match="finite numbers"):
         compile_onnx(forest, 3, np.where(x > 1, np.nan, x), CHURN)
-    # An SVC without probabilities converts to labels and decision scores: never served as probabilities.
-    with pytest.raises(CompileRefused, match="answers other outputs"):
-        compile_onnx(SVC().fit(x, y), 3, x, CHURN)
+
+
+def test_an_svc_without_probabilities_compiles_to_its_labels_only(data: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.svm import SVC
+
+    x, y = data
+    # It converts to labels and decision scores; the scores are never served as probabilities.
+    svc = SVC().fit(x, y)
+    compiled = compile_onnx(svc, 3, x, CHURN)
+    runtime = OnnxRuntime(compiled.onnx_bytes, CHURN)
+    assert not runtime.has_proba
+    assert compiled.form.max_probability_difference is None
+    assert runtime.predict(x, probabilities=False)[0] == svc.predict(x).tolist()
 
 
 def test_a_conversion_that_disagrees_is_refused(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
