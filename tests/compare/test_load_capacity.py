@@ -1,6 +1,7 @@
 """The driver's capacity: the benchmark's ceiling app on one core, `compare load` on the other, at a rate
-the httpx driver could not hold (it fell behind below 300 requests/s); and a run the driver could not
-hold is marked driver-bound, its latencies kept apart from the server's."""
+the httpx driver could not hold (it fell behind below 300 requests/s) nor the aiohttp one on time (lag
+p99 19-46 ms at 2,000/s); and a run the driver could not hold is marked driver-bound, its latencies
+kept apart from the server's."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from compare.calibration import Calibration, EntryPointTimes
 from compare.load import LoadPlan, drive_plan, read_run, summarize
 from tests.helpers import REPO
 
-# Quiet, this machine's p99 is a few ms at 1,000/s; another process sharing the driver's core adds
-# pauses of ~30 ms. The httpx driver's lag at 500/s was seconds: 100 ms still tells them apart by far.
-LAG_P99_MS = 100.0
+# Quiet, this machine's lag p99 is ~2 ms at 2,000/s (and at 3,000/s); another process sharing the
+# driver's core adds pauses of ~30 ms, each of which delays ~60 of the run's 10,000 requests, under
+# 1 %. The httpx driver's lag at 500/s was seconds, aiohttp's 19-46 ms at 2,000/s: 25 ms keeps a
+# 10x margin over this driver and stays below what the others did.
+LAG_P99_MS = 25.0
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +45,16 @@ def _load(url: str, out: Path, *extra: str) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_holds_1000_requests_per_second_open_loop(ceiling: Serving, tmp_path: Path) -> None:
+def test_holds_2000_requests_per_second_open_loop(ceiling: Serving, tmp_path: Path) -> None:
     # Warm the server (and the page cache of the driver's imports), then the measured run.
     _load(ceiling.server.url, tmp_path / "warm", "--arrivals", "poisson", "--rate", "200", "--duration", "1")
     summary = _load(
-        ceiling.server.url, tmp_path / "run", "--arrivals", "poisson", "--rate", "1000", "--duration", "5",
+        ceiling.server.url, tmp_path / "run", "--arrivals", "poisson", "--rate", "2000", "--duration", "5",
         "--lag-threshold-ms", str(LAG_P99_MS),
     )  # fmt: skip
     requests = summary["requests"]
     assert isinstance(requests, int)
-    assert abs(requests - 5000) < 4 * np.sqrt(5000)
+    assert abs(requests - 10_000) < 4 * np.sqrt(10_000)
     assert summary["ok"] == requests, "every request answered 200"
     assert summary["unsent"] == 0
     assert summary["achieved_rate_per_s"] == pytest.approx(summary["asked_rate_per_s"], rel=0.03)
