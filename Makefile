@@ -60,10 +60,11 @@ invoke: $(VENV)/.installed-run $(MODEL_DIR)/metadata.json ## run tests/events/pr
 	$(BIN)/python -m predict invoke tests/events/predict-features-v2.json
 
 RUNS := compare-runs
-compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate, sweep Lambda's memory sizes, simulate the seed profile, plans and recommendation, report
+compare: $(VENV)/.installed $(MODEL_DIR)/metadata.json ## calibrate, sweep Lambda's memory sizes, simulate the seed profile, check the simulator against a real worker, plans and recommendation, report
 	$(BIN)/python -m compare calibrate --out $(RUNS)/calibration.json
 	$(BIN)/python -m compare sweep --out $(RUNS)/sweep.json --chart $(RUNS)/sweep.png --choose p99 --p99-target-ms 50
 	$(BIN)/python -m compare simulate --profile seed --calibration $(RUNS)/calibration.json --sweep $(RUNS)/sweep.json --report $(RUNS)/report
+	$(BIN)/python -m compare validate --short --calibration $(RUNS)/calibration.json --report $(RUNS)/report
 	$(BIN)/python -m compare plans --profile seed --calibration $(RUNS)/calibration.json --sweep $(RUNS)/sweep.json
 	@echo "simulation speed, one hour at 500 requests/s on each platform:"
 	$(BIN)/python -m compare simulate --profile steady --rate 500 --duration 3600 --service exp:0.005 --cold const:1.2

@@ -1,5 +1,5 @@
-"""`python -m compare calibrate|sweep|simulate|plans|load`: measure the handler, simulate the platforms and the
-plans between them, recommend one, drive a real URL."""
+"""`python -m compare calibrate|sweep|simulate|plans|load|validate`: measure the handler, simulate the platforms
+and the plans between them, recommend one, drive a real URL, check the simulator against a real run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .load import LAG_THRESHOLD_MS
 from .measure import POD_IMAGE
 from .platforms.base import parse_distribution
 from .profiles import BUILT_IN
+from .validate import validate
 
 
 def _print_table(result: dict[str, Any]) -> None:
@@ -79,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100], help="batch sizes (rows)")
     cal.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
     cal.add_argument("--out", type=Path, default=Path("compare-runs/calibration.json"))
+    cal.add_argument("--load-seconds", type=_positive, default=5.0,
+                     help="the server under load: seconds of Poisson arrivals at each level (default 5)")  # fmt: skip
+    cal.add_argument("--burst", type=_positive_int, default=6000,
+                     help="requests of the closed-loop burst that finds the server's capacity")  # fmt: skip
     cal.add_argument(
         "--pod-image", default=POD_IMAGE, metavar="TAG", help="with a Docker engine: the server image to time as a pod"
     )
@@ -93,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--base", type=Path, help="with --from-...: a local calibration for what the source does not hold")
 
     _sweep_arguments(commands.add_parser("sweep", help="measure the handler at each Lambda memory size's CPU share"))
+
+    _validate_arguments(commands.add_parser(
+        "validate", help="a real server and Lambda pool under Poisson load against the simulation of the same"
+    ))  # fmt: skip
 
     drive = commands.add_parser("load", help="send a profile to a URL, open loop, and record every request")
     drive.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000 or the stack's ApiUrl")
@@ -185,6 +194,37 @@ def _plan_arguments(parser: argparse.ArgumentParser, purpose: str = "") -> None:
     )
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of 1 or more")
+    return value
+
+
+def _validate_arguments(check: argparse.ArgumentParser) -> None:
+    check.add_argument("--calibration", type=Path, default=Path("compare-runs/calibration.json"),
+                       help="calibration JSON with the server-side figures (version 2, from `calibrate`)")  # fmt: skip
+    check.add_argument("--short", action="store_true", help="a few seconds a level (about a minute in all)")
+    check.add_argument("--lambda-pool", type=_positive_int, default=1,
+                       help="awslambdaric processes in the pool (default 1)")  # fmt: skip
+    check.add_argument("--model-dir", type=Path, help="artifact to serve (default: PREDICT_MODEL_DIR or the embedded)")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument("--report", type=Path, help="write the table into this report directory")
+
+
 def _sizes(text: str) -> list[int]:
     try:
         return [int(size) for size in text.split(",") if size.strip()]
@@ -229,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"simulate": simulate, "calibrate": calibrate, "load": load, "report": report, "sweep": sweep,
-                    "plans": plans}  # fmt: skip
+                    "plans": plans, "validate": validate}  # fmt: skip
         result = commands[args.command](args)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -242,6 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, indent=2) if args.json else table)
         if "lambda_sweep" in result and not args.json:
             print(_sweep_line(result["lambda_sweep"]))
+        if "report" in result and not args.json:
+            print(f"report: {result['report']}")
+    elif args.command == "validate":
+        table = result.pop("table")
+        print(json.dumps(result, indent=2) if args.json else table)
         if "report" in result and not args.json:
             print(f"report: {result['report']}")
     elif args.command != "simulate" or args.json:

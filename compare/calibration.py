@@ -1,19 +1,38 @@
-"""The calibration record: measured cold and warm service times per entry point and batch size.
+"""The calibration record: measured cold and warm times per entry point and batch size, and what each
+platform itself sees of a request.
 
 Written by `python -m compare calibrate` (or by hand, from your own cloud measurements) and read
-by `simulate`. All times in seconds. JSON shape:
+by `simulate` and `validate`. All times in seconds. JSON shape (version 2):
 
-    {"created": "...", "source": "local" | "lambda-logs" | "load-run" | "hand",
+    {"version": 2, "created": "...", "source": "local" | "lambda-logs" | "load-run" | "hand",
      "machine": {...}, "versions": {...},
-     "lambda": {"cold_start_s": [...], "warm_s": {"1": [...], "10": [...]}, "memory_mb": 1024},
+     "lambda": {"cold_start_s": [...], "warm_s": {"1": [...], "10": [...]}, "memory_mb": 1024,
+                "handler_s": {"1": [...], "10": [...]}},
      "server": {"cold_start_s": [...], "warm_s": {"1": [...]},
-                "pod_start_s": [...], "pod_start_source": "container" | "process"}}
+                "pod_start_s": [...], "pod_start_source": "container" | "process",
+                "load": {"capacity_per_s": ..., "capacity_cpu_s_per_request": ..., "capacity_utilisation": ...,
+                         "capacity_connections": 32, "idle_cpu_cores": ...,
+                         "levels": [{"offered_per_s": ..., "achieved_per_s": ..., "requests": ..., "seconds": ...,
+                                     "cpu_s_per_request": ..., "utilisation": ...,
+                                     "in_process_s": [...], "overhead_s": [...]}, ...]}}}
 
 `cold_start_s` is the whole time of a request that starts an environment or a pod's process
-(process start to the first answer); `warm_s` the time of a request on a warm one. The server's
-`pod_start_s` (optional: older records lack it) is what a new pod costs before its probe passes:
-the server image's container under the Deployment's contract, `docker run` to the first correct
-answer ("container"), or, where no Docker engine answered, the process's cold start ("process").
+(process start to the first answer); `warm_s` the client's round trip of a request on a warm one,
+one at a time. The server's `pod_start_s` (optional: older records lack it) is what a new pod costs
+before its probe passes: the server image's container under the Deployment's contract, `docker run`
+to the first correct answer ("container"), or, where no Docker engine answered, the process's cold
+start ("process").
+
+What the platforms see (version 2; optional, so version-1 records still load and simulate as they
+did, on the round trip alone):
+- Lambda's `handler_s`: the handler's duration as the local Runtime API sees it, from handing out
+  the invocation to receiving its response (what REPORT's Duration bills), paired by index with
+  `warm_s`: the difference is the caller's overhead.
+- The server's `load`: its saturation throughput (a closed-loop burst) and, at several open-loop
+  Poisson rates below it, the process's CPU seconds per request (/proc/PID/stat over the window,
+  divided by the requests served), its CPU utilisation, and per request its in-process latency (the
+  access log's latency_ms: arrival at the middleware to response start) and the overhead around it
+  (the load driver's latency less the in-process one, matched by x-request-id).
 """
 
 from __future__ import annotations
@@ -25,12 +44,46 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import numpy as np
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .platforms.base import Constant, Empirical
+from .platforms.service import ServerService
 
 ENTRY_POINTS = ("lambda", "server")
 PodStartSource = Literal["container", "process"]
+VERSION = 2  # 2: handler_s and load (what the platforms see); 1 (no "version" key): round trips only
+
+
+class LoadLevel(BaseModel):
+    """The server under open-loop Poisson load at one rate: what its process used and how long requests took."""
+
+    offered_per_s: float = Field(gt=0)
+    achieved_per_s: float = Field(gt=0, description="requests served over the window's wall time")
+    requests: int = Field(gt=0)
+    seconds: float = Field(gt=0, description="the window: wall time over which the CPU was read")
+    cpu_s_per_request: float = Field(ge=0, description="CPU seconds over the window / requests served")
+    utilisation: float = Field(ge=0, description="CPU seconds / wall seconds of the window")
+    in_process_s: list[float] = Field(min_length=1, description="per request: the access log's latency")
+    overhead_s: list[float] = Field(description="the same requests: the driver's latency less in_process_s")
+    driver_bound: bool = False
+
+    @model_validator(mode="after")
+    def _paired(self) -> Self:
+        if len(self.overhead_s) != len(self.in_process_s):
+            raise ValueError("load level: in_process_s and overhead_s are paired per request (same length)")
+        return self
+
+
+class ServerLoad(BaseModel):
+    """The server's capacity and its load levels (see the module's docstring)."""
+
+    capacity_per_s: float = Field(gt=0, description="saturation throughput: a closed-loop burst")
+    capacity_cpu_s_per_request: float = Field(gt=0)
+    capacity_utilisation: float = Field(ge=0, description="the process's CPU during the burst (about 1: CPU-bound)")
+    capacity_connections: int = Field(gt=0, description="requests the burst kept in flight")
+    idle_cpu_cores: float = Field(ge=0, description="what the idle process uses")
+    levels: list[LoadLevel] = Field(min_length=1)
 
 
 class EntryPointTimes(BaseModel):
@@ -40,6 +93,9 @@ class EntryPointTimes(BaseModel):
     # The server's only: a new pod's start, and what was timed (see the module's docstring).
     pod_start_s: list[float] | None = Field(default=None, min_length=1)
     pod_start_source: PodStartSource | None = None
+    # Version 2: Lambda's handler duration (paired with warm_s) and the server's load levels.
+    handler_s: dict[str, list[float]] | None = None
+    load: ServerLoad | None = None
 
     @field_validator("pod_start_s")
     @classmethod
@@ -66,6 +122,7 @@ class EntryPointTimes(BaseModel):
 
 
 class Calibration(BaseModel):
+    version: int = VERSION
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     source: str = "local"
     machine: dict[str, Any] = Field(default_factory=dict)
@@ -76,18 +133,42 @@ class Calibration(BaseModel):
 
     model_config = {"populate_by_name": True}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _version(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "version" in data:
+            version = data["version"]
+            if not isinstance(version, int) or not 1 <= version <= VERSION:
+                raise ValueError(
+                    f"calibration version {version!r}: this twinserve reads versions 1 to {VERSION}; "
+                    "run `python -m compare calibrate` again"
+                )
+        return data
+
     @model_validator(mode="after")
     def _pod_start_is_the_servers(self) -> Self:
         if self.lambda_.pod_start_s is not None:
             raise ValueError("lambda: pod_start_s belongs to the server (a Lambda environment has no pod)")
+        if self.lambda_.load is not None:
+            raise ValueError("lambda: load levels belong to the server")
+        if self.server.handler_s is not None:
+            raise ValueError("server: handler_s belongs to Lambda (the Runtime API's view of the handler)")
+        for size, samples in (self.lambda_.handler_s or {}).items():
+            if len(samples) != len(self.lambda_.warm_s.get(size, [])):
+                raise ValueError(f"lambda: handler_s[{size!r}] pairs with warm_s[{size!r}] (same length)")
         return self
 
     @classmethod
     def read(cls, path: Path) -> Calibration:
         try:
-            return cls.model_validate(json.loads(path.read_text()))
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                data.setdefault("version", 1)  # a record written before version 2 carries none
+            return cls.model_validate(data)
         except FileNotFoundError as exc:
             raise ValueError(f"no calibration at {path}; run `python -m compare calibrate` first") from exc
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not a calibration (not JSON: {exc})") from exc
 
     def write(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +185,48 @@ class Calibration(BaseModel):
         if not samples:
             raise ValueError(f"the calibration has no warm times for {entry_point} at batch size {batch}")
         return Empirical(tuple(samples))
+
+    def lambda_handler(self, batch: int = 1) -> tuple[Empirical, Empirical] | None:
+        """The handler's duration as the Runtime API sees it (billed) and the caller's overhead around it
+        (round trip less duration); None for a record without them (version 1, or REPORT lines)."""
+        handler = (self.lambda_.handler_s or {}).get(str(batch))
+        if not handler:
+            return None
+        trips = self.lambda_.warm_s[str(batch)]
+        overhead = [max(0.0, trip - inside) for trip, inside in zip(trips, handler, strict=True)]
+        return Empirical(tuple(handler)), Empirical(tuple(overhead))
+
+    def server_service(self) -> ServerService | None:
+        """The server's CPU per request against its offered rate, and what callers see beyond the queue
+        (compare/platforms/service.py); None for a record without load levels (version 1, a load run).
+
+        CPU per request is taken net of the idle process's share ((utilisation - idle) / rate), since the
+        simulator adds the idle cores to every pod's utilisation itself; the saturation burst closes the
+        table (a level that reached the capacity is left out). A level the driver could not hold still
+        counts here: the server's CPU over what it served is its own, only the latency is the driver's."""
+        load = self.server.load
+        if load is None:
+            return None
+        idle = load.idle_cpu_cores
+        table = {
+            level.achieved_per_s: max(1e-6, (level.utilisation - idle) / level.achieved_per_s)
+            for level in load.levels
+            if level.achieved_per_s < load.capacity_per_s
+        }
+        table[load.capacity_per_s] = max(1e-6, (load.capacity_utilisation - idle) / load.capacity_per_s)
+        rates = sorted(table)
+        busiest = 0.0  # a noisy level never makes a higher rate cost the core less than a lower one did
+        for rate in rates:
+            busiest = max(busiest, rate * table[rate])
+            table[rate] = busiest / rate
+        lightest = min(load.levels, key=lambda level: level.offered_per_s)
+        return ServerService(
+            rates_per_s=tuple(rates),
+            cpu_s=tuple(table[rate] for rate in rates),
+            seen=tuple(zip(lightest.in_process_s, lightest.overhead_s, strict=True)),
+            idle_cpu_cores=idle,
+            capacity_per_s=load.capacity_per_s,
+        )
 
     def pod_start_s(self) -> list[float]:
         """A new pod's start before its probe passes: the measured pod start, else (an older record) the
@@ -125,3 +248,30 @@ def machine_facts() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def platform_view(calibration: Calibration) -> dict[str, Any]:
+    """What `calibrate` prints of the platforms' view: medians in ms, the server's capacity and CPU per level."""
+    out: dict[str, Any] = {}
+    if (handler := calibration.lambda_handler()) is not None:
+        duration, overhead = handler
+        out["lambda_handler_1_row_ms"] = round(float(np.median(duration.samples)) * 1000, 3)
+        out["lambda_overhead_1_row_ms"] = round(float(np.median(overhead.samples)) * 1000, 3)
+    load = calibration.server.load
+    if load is not None:
+        out["server_capacity_per_s"] = round(load.capacity_per_s, 1)
+        out["server_capacity_utilisation"] = round(load.capacity_utilisation, 3)
+        out["server_idle_cpu_cores"] = round(load.idle_cpu_cores, 4)
+        out["server_levels"] = [
+            {
+                "offered_per_s": round(level.offered_per_s, 1),
+                "achieved_per_s": round(level.achieved_per_s, 1),
+                "cpu_ms_per_request": round(level.cpu_s_per_request * 1000, 3),
+                "utilisation": round(level.utilisation, 3),
+                "in_process_p50_ms": round(float(np.median(level.in_process_s)) * 1000, 3),
+                "overhead_p50_ms": round(float(np.median(level.overhead_s)) * 1000, 3),
+                "driver_bound": level.driver_bound,
+            }
+            for level in load.levels
+        ]
+    return out

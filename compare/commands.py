@@ -11,24 +11,25 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import Calibration, EntryPointTimes
+from .calibration import Calibration, EntryPointTimes, platform_view
 from .hpa import HPAParams
 from .knative_manifest import kpa_params, pod_resources, read_service, request_timeout_s
 from .load import LoadPlan, drive_plan, read_run, summarize, write_run
 from .manifests import pod_requests
 from .plan_types import Targets
 from .plans import evaluate_plans
-from .platforms.base import Constant, RunRecords
+from .platforms.base import Constant, Distribution, RunRecords
 from .platforms.k8s import K8sConfig
 from .platforms.knative import KnativeConfig
 from .platforms.lambda_ import LambdaConfig
+from .platforms.service import ServerService
 from .prices import PodResources, PriceBook
 from .profiles import BUILT_IN, Profile, read_trace_csv, seed_ramp, steady
 from .recommendation import table as plan_table
 from .report.costs import cost_figures
 from .report.html import write_report
 from .report.recommendation import recommendation_section
-from .simulation import Scenario, run_k8s, run_knative, run_lambda, scenario_figures
+from .simulation import Scenario, run_k8s, run_knative, run_lambda, scenario_figures, service_model
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
@@ -82,9 +83,14 @@ def _knative(args: argparse.Namespace, pod_start: Any) -> tuple[KnativeConfig, P
 
 
 def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
+    lambda_overhead: Distribution | None = None
     if args.calibration:
         calibration = Calibration.read(args.calibration)
-        lambda_warm, server_warm = calibration.warm("lambda"), calibration.warm("server")
+        # What the platforms see where the record has it (compare/platforms/service.py), else the round trips.
+        lambda_warm = calibration.warm("lambda")
+        server_warm: Distribution = calibration.server_service() or calibration.warm("server")
+        if (handler := calibration.lambda_handler()) is not None:
+            lambda_warm, lambda_overhead = handler
         cold_extra = calibration.cold_extra("lambda")
         # A new pod: scheduling and pull, then its start (the container's where calibrate timed one).
         pod_start = args.pod_start or Constant(args.pod_scheduling_s + max(calibration.pod_start_s()))
@@ -99,6 +105,7 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
         from .sweep import Sweep
 
         memory, lambda_warm, cold_extra = Sweep.read(args.sweep).simulation_inputs(args.memory)
+        lambda_overhead = None  # the sweep's warm times are round trips: the overhead is in them
     hpa = _hpa(args)
     pod = pod_requests(args.deployment) if args.deployment.exists() else PodResources(cpu=0.5, memory_gib=0.25)
     cpu_request = args.cpu_request or pod.cpu
@@ -129,11 +136,13 @@ def _scenario(args: argparse.Namespace, profile: Profile) -> Scenario:
             pods_without_new_node=args.pods_per_cluster,
             max_queue=args.max_queue,
             request_timeout_s=args.request_timeout,
+            idle_cpu_cores=server_warm.idle_cpu_cores if isinstance(server_warm, ServerService) else 0.005,
         ),
         pod_memory_gib=pod.memory_gib,
         seed=args.seed,
         knative_config=knative,
         knative_pod=knative_pod,
+        lambda_overhead=lambda_overhead,
     )
 
 
@@ -144,6 +153,7 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "profile": {"name": profile.name, "duration_s": profile.duration_s, "requests": int(scenario.arrivals.size)},
         "prices_checked": book.checked,
+        "service_model": service_model(scenario),
     }
     if args.sweep:
         result["lambda_sweep"] = _sweep_note(args.sweep, scenario.lambda_config.memory_mb)
@@ -341,6 +351,8 @@ def calibrate_from_load_run(args: argparse.Namespace) -> dict[str, Any]:
     # A Kubernetes pod answers no request cold: its start is measured locally, so keep the base's (and its pod start).
     warm_s = {**previous.warm_s, "1": warm.tolist()}
     times = previous.model_copy(update={"cold_start_s": cold.tolist() or previous.cold_start_s, "warm_s": warm_s})
+    # The deployment's round trips replace the local ones: the local view of the same entry point goes with them.
+    times = times.model_copy(update={"handler_s": None, "load": None})
     key = "lambda_" if args.entry_point == "lambda" else "server"
     base.model_copy(update={"source": "load-run", key: times}).write(args.out)
     return {
@@ -362,6 +374,7 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
 
     from . import measure
     from .calibration import machine_facts
+    from .server_calibration import measure_server_load
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
     if args.model_dir:
@@ -376,18 +389,21 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         if pod.source == "container":
             container_cold.append(pod.measure())
     print("warm requests", file=sys.stderr)
+    lambda_warm, lambda_handler = measure.lambda_warm_times(env, args.batches, args.requests)
+    server_warm = measure.server_warm_times(env, args.batches, args.requests)
+    print(f"server under load: capacity, then {args.load_seconds:g} s at each level", file=sys.stderr)
+    load = measure_server_load(env, seconds=args.load_seconds, burst=args.burst)
     calibration = Calibration(
         source="local",
         machine=machine_facts(),
         versions={name: version(name) for name in ("scikit-learn", "fastapi", "mangum", "uvicorn", "awslambdaric")},
-        lambda_=EntryPointTimes(
-            cold_start_s=lambda_cold, warm_s=measure.lambda_warm_times(env, args.batches, args.requests)
-        ),
+        lambda_=EntryPointTimes(cold_start_s=lambda_cold, warm_s=lambda_warm, handler_s=lambda_handler),
         server=EntryPointTimes(
             cold_start_s=server_cold,
-            warm_s=measure.server_warm_times(env, args.batches, args.requests),
+            warm_s=server_warm,
             pod_start_s=container_cold if pod.source == "container" else list(server_cold),
             pod_start_source=pod.source,
+            load=load,
         ),
     )
     calibration.write(args.out)
@@ -398,7 +414,7 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     }
     pod_start_ms = round(statistics.median(calibration.pod_start_s()) * 1000, 2)
     return {"out": str(args.out), **medians, "server_pod_start_ms": pod_start_ms, "pod_start_source": pod.source,
-            "pod_start": pod.why}  # fmt: skip
+            "pod_start": pod.why, **platform_view(calibration)}  # fmt: skip
 
 
 def report(args: argparse.Namespace) -> dict[str, Any]:

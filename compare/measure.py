@@ -4,7 +4,9 @@ Lambda path: a fresh process running the real awslambdaric client with the handl
 local Runtime API; cold start is process start to the first invocation's response (Lambda's own
 sandbox creation, not reproducible here, comes on top). Server path: a fresh `python -m predict
 serve`; cold start is process start to the first correct answer on POST /predict. Warm times are
-client-side round trips, one at a time, after a warm-up. A new pod's start: where a Docker engine
+client-side round trips, one at a time, after a warm-up; on the Lambda path each also gives the
+handler's duration as the Runtime API saw it (compare/runtime_api.py). What the server sees under
+load is compare/server_calibration.py's. A new pod's start: where a Docker engine
 answers, the server image (built; the layer cache makes a rebuild quick) run under the Deployment's
 contract, `docker run` to the first correct answer; else the server process's cold start, labelled so.
 """
@@ -75,22 +77,32 @@ def server_cold_start(env: Mapping[str, str], timeout_s: float = 60.0) -> float:
     raise TimeoutError(f"the server did not answer correctly within {timeout_s} s")
 
 
-def lambda_warm_times(env: Mapping[str, str], batches: list[int], requests: int) -> dict[str, list[float]]:
+def lambda_warm_times(
+    env: Mapping[str, str], batches: list[int], requests: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per batch size: the round trips, and the handler's durations of the same invocations (paired)."""
     times: dict[str, list[float]] = {}
+    durations: dict[str, list[float]] = {}
     with lambda_runtime(env) as runtime:
         for rows in batches:
             event = _lambda_event(rows)
             for _ in range(WARM_UP):
                 runtime.api.invoke(event)
-            samples = []
+            samples, handler = [], []
             for _ in range(requests):
+                # The round trip ends as the response arrives (a callback in the Runtime API's thread), not when
+                # this thread wakes to read it: the same instant compare/lambda_pool.py's callers are timed at.
+                answered: list[float] = []
                 started = time.perf_counter()
-                result = runtime.api.invoke(event)
-                samples.append(time.perf_counter() - started)
-                if not result.ok or result.payload.get("statusCode") != 200:
+                future = runtime.api.submit(event)
+                future.add_done_callback(lambda _f: answered.append(time.perf_counter()))  # noqa: B023
+                result = future.result(timeout=30)
+                samples.append((answered[0] if answered else time.perf_counter()) - started)
+                if not result.ok or result.payload.get("statusCode") != 200 or result.duration_s is None:
                     raise RuntimeError(f"warm invocation failed: {result.payload}")
-            times[str(rows)] = samples
-    return times
+                handler.append(result.duration_s)
+            times[str(rows)], durations[str(rows)] = samples, handler
+    return times, durations
 
 
 def server_warm_times(env: Mapping[str, str], batches: list[int], requests: int) -> dict[str, list[float]]:

@@ -3,6 +3,8 @@ a local Lambda Runtime API. Used by `calibrate`, the benchmark and the tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import socket
 
@@ -30,6 +32,31 @@ LAMBDA_ENV = {
 }
 
 
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    """`taskset -c CPU command` (taskset execs: the same PID, so /proc/PID is the server's), or the command
+    alone without a CPU, taskset or a second core."""
+    taskset = shutil.which("taskset")
+    if cpu is None or taskset is None or (os.cpu_count() or 1) < 2:
+        return command
+    return [taskset, "-c", str(cpu), *command]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process (all its threads) has used: /proc/PID/stat's utime and stime."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: the 14th and 15th fields of the line
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def involuntary_switches(pid: int) -> int:
+    """Times the process was preempted (another task took its CPU): /proc/PID/status's nonvoluntary count."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,12 +75,15 @@ class Server:
 
 
 @contextmanager
-def uvicorn_server(env: Mapping[str, str], timeout_s: float = 60.0, *, wait: bool = True) -> Iterator[Server]:
-    """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded (with `wait`)."""
+def uvicorn_server(
+    env: Mapping[str, str], timeout_s: float = 60.0, *, wait: bool = True, cpu: int | None = None
+) -> Iterator[Server]:
+    """A real `python -m predict serve` process on a free 127.0.0.1 port, ready when yielded (with `wait`);
+    pinned to `cpu` when given."""
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(  # noqa: S603  # nosec B603
-        [sys.executable, "-m", "predict", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        pinned([sys.executable, "-m", "predict", "serve", "--host", "127.0.0.1", "--port", str(port)], cpu),
         env=dict(env),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -104,11 +134,12 @@ class LambdaRuntime:
 
 
 @contextmanager
-def lambda_runtime(env: Mapping[str, str], *, wait: bool = True) -> Iterator[LambdaRuntime]:
-    """The real awslambdaric client running the handler in its own process, against a local Runtime API."""
+def lambda_runtime(env: Mapping[str, str], *, wait: bool = True, cpu: int | None = None) -> Iterator[LambdaRuntime]:
+    """The real awslambdaric client running the handler in its own process, against a local Runtime API
+    (pinned to `cpu` when given)."""
     with LocalRuntimeAPI() as api:
-        process = subprocess.Popen(  # nosec B603
-            [sys.executable, "-m", "awslambdaric", "predict.lambda_handler.handler"],
+        process = subprocess.Popen(  # noqa: S603  # nosec B603
+            pinned([sys.executable, "-m", "awslambdaric", "predict.lambda_handler.handler"], cpu),
             env={**LAMBDA_ENV, **env, "AWS_LAMBDA_RUNTIME_API": api.address},
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -120,3 +151,36 @@ def lambda_runtime(env: Mapping[str, str], *, wait: bool = True) -> Iterator[Lam
             yield LambdaRuntime(api, process)
         finally:
             stop(process)
+
+
+@dataclass
+class LambdaPool:
+    """A fixed pool of runtime processes taking invocations from one local Runtime API (concurrency = size)."""
+
+    api: LocalRuntimeAPI
+    processes: list[subprocess.Popen[bytes]]
+
+
+@contextmanager
+def lambda_pool(env: Mapping[str, str], size: int, cpu: int | None = None) -> Iterator[LambdaPool]:
+    """`size` awslambdaric processes of the handler against one local Runtime API, all polling when yielded."""
+    if size < 1:
+        raise ValueError(f"a Lambda pool needs at least one runtime process, not {size}")
+    with LocalRuntimeAPI() as api:
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(size):
+                processes.append(
+                    subprocess.Popen(  # noqa: S603  # nosec B603
+                        pinned([sys.executable, "-m", "awslambdaric", "predict.lambda_handler.handler"], cpu),
+                        env={**LAMBDA_ENV, **env, "AWS_LAMBDA_RUNTIME_API": api.address},
+                        cwd=REPO,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            api.wait_polling(size, timeout_s=60)
+            yield LambdaPool(api, processes)
+        finally:
+            for process in processes:
+                stop(process)

@@ -8,6 +8,11 @@ GET next / POST response or error, one invocation at a time. Endpoints:
   POST /2018-06-01/runtime/invocation/{id}/response
   POST /2018-06-01/runtime/invocation/{id}/error
   POST /2018-06-01/runtime/init/error
+
+Each result carries the handler's duration as this API sees it: from handing the invocation out
+(the answer to GET next written) to the runtime's POST of its response or error arriving. That is
+the span Lambda's REPORT line bills as Duration; the round trip around it (queueing the event,
+the runtime's poll, waking the caller) is the caller's overhead, not the function's.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class InvocationResult:
     kind: str  # "response" or "error"
     payload: Any
     error_type: str | None = None
+    duration_s: float | None = None  # handed out -> response received (what REPORT's Duration bills)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         if invocation is None:  # shutting down: tell the runtime to stop polling
             self._reply(410, b'{"errorMessage":"runtime API shutting down"}')
             return
+        # Noted before the answer is written, so a response on another connection cannot come first.
+        self.server.runtime.handed_out(invocation.request_id)
         self._reply(
             200,
             invocation.event,
@@ -102,13 +110,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
+        received = time.perf_counter()  # the response has arrived: the handler's duration ends here
         payload = self._read_json()
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
         parts = self.path.removeprefix(PREFIX).strip("/").split("/")
         if parts == ["init", "error"]:
             self.server.runtime.init_failed(payload, error_type)
         elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-            if not self.server.runtime.complete(parts[1], parts[2], payload, error_type):
+            if not self.server.runtime.complete(parts[1], parts[2], payload, error_type, received):
                 self._reply(400, b'{"errorMessage":"unknown request id"}')
                 return
         else:
@@ -135,9 +144,11 @@ class LocalRuntimeAPI:
         self._server.runtime = self
         self._pending: queue.Queue[Invocation | None] = queue.Queue()
         self._results: dict[str, Future[InvocationResult]] = {}
+        self._handed_out: dict[str, float] = {}  # request id -> perf_counter when GET next answered
         self._lock = threading.Lock()
         self._init_error: Future[RuntimeInitError] = Future()
         self._first_poll = threading.Event()
+        self.polling = 0  # runtimes waiting in GET next now: a pool is ready when all of them are
         self.timeout_s = timeout_s
         self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
 
@@ -162,17 +173,30 @@ class LocalRuntimeAPI:
     # Called by the HTTP handler threads.
     def next_invocation(self) -> Invocation | None:
         self._first_poll.set()
+        with self._lock:
+            self.polling += 1
         invocation = self._pending.get()
+        with self._lock:
+            self.polling -= 1
         if invocation is None:
             self._pending.put(None)  # let any other poller see the shutdown too
         return invocation
 
-    def complete(self, request_id: str, kind: str, payload: Any, error_type: str | None) -> bool:
+    def handed_out(self, request_id: str) -> None:
+        with self._lock:
+            self._handed_out[request_id] = time.perf_counter()
+
+    def complete(
+        self, request_id: str, kind: str, payload: Any, error_type: str | None, received: float | None = None
+    ) -> bool:
         with self._lock:
             future = self._results.pop(request_id, None)
+            started = self._handed_out.pop(request_id, None)
         if future is None:
             return False
-        future.set_result(InvocationResult(request_id, kind, payload, error_type))
+        ended = received if received is not None else time.perf_counter()
+        duration = ended - started if started is not None else None
+        future.set_result(InvocationResult(request_id, kind, payload, error_type, duration))
         return True
 
     def init_failed(self, payload: Any, error_type: str | None) -> None:
@@ -190,11 +214,23 @@ class LocalRuntimeAPI:
                 return
         raise TimeoutError("the runtime neither polled for an invocation nor reported an init error")
 
+    def wait_polling(self, count: int, timeout_s: float | None = None) -> None:
+        """Block until `count` runtimes wait for work at once (a pool is up), or raise an init error."""
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        while time.monotonic() < deadline:
+            if self._init_error.done():
+                raise self._init_error.result()
+            if self.polling >= count:
+                return
+            time.sleep(0.005)
+        raise TimeoutError(f"{count} runtimes did not all poll for work within the timeout")
+
     def wait_init_error(self, timeout_s: float | None = None) -> RuntimeInitError:
         return self._init_error.result(timeout=timeout_s or self.timeout_s)
 
-    def invoke(self, event: Any, timeout_s: float | None = None) -> InvocationResult:
-        """Queue one invocation and wait for the runtime's response or error."""
+    def submit(self, event: Any, timeout_s: float | None = None) -> Future[InvocationResult]:
+        """Queue one invocation; the future holds the runtime's response or error (for callers that keep
+        several in flight, as a pool of runtimes takes them)."""
         request_id = str(uuid.uuid4())
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
         future: Future[InvocationResult] = Future()
@@ -202,6 +238,12 @@ class LocalRuntimeAPI:
             self._results[request_id] = future
         timeout = timeout_s or self.timeout_s
         self._pending.put(Invocation(request_id, body, int((time.time() + timeout) * 1000)))
+        return future
+
+    def invoke(self, event: Any, timeout_s: float | None = None) -> InvocationResult:
+        """Queue one invocation and wait for the runtime's response or error."""
+        timeout = timeout_s or self.timeout_s
+        future = self.submit(event, timeout)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -12,6 +12,7 @@ from .platforms.hybrid import HybridConfig, simulate_hybrid
 from .platforms.k8s import K8sConfig, simulate_k8s
 from .platforms.knative import KnativeConfig, simulate_knative
 from .platforms.lambda_ import LambdaConfig, provisioned_environment_seconds, simulate_lambda
+from .platforms.service import ServerService
 from .prices import LambdaUsage, PodResources, PriceBook, kubernetes_cost, lambda_cost
 
 
@@ -19,20 +20,26 @@ from .prices import LambdaUsage, PodResources, PriceBook, kubernetes_cost, lambd
 class Scenario:
     arrivals: np.ndarray
     duration_s: float
-    lambda_warm: Distribution
+    lambda_warm: Distribution  # the handler's duration (billed), or a round trip where no duration was measured
     lambda_cold_extra: Distribution
-    server_warm: Distribution
+    server_warm: Distribution  # a ServerService (compare/platforms/service.py), or one service time
     lambda_config: LambdaConfig
     k8s_config: K8sConfig
     pod_memory_gib: float = 0.5
     seed: int = 0
     knative_config: KnativeConfig | None = None  # None: no Knative run (its manifest or flags were not read)
     knative_pod: PodResources | None = None
+    lambda_overhead: Distribution | None = None  # the caller's wait beyond the handler's duration
 
 
 def run_lambda(scenario: Scenario, book: PriceBook) -> tuple[RunRecords, dict[str, Any]]:
     run = simulate_lambda(
-        scenario.arrivals, scenario.lambda_warm, scenario.lambda_cold_extra, scenario.lambda_config, scenario.seed
+        scenario.arrivals,
+        scenario.lambda_warm,
+        scenario.lambda_cold_extra,
+        scenario.lambda_config,
+        scenario.seed,
+        overhead=scenario.lambda_overhead,
     )
     return run, lambda_cost(_lambda_usage(run, run.status != THROTTLED, scenario), book)
 
@@ -77,6 +84,7 @@ def run_hybrid(scenario: Scenario, book: PriceBook, pods: int, queue_per_pod: in
         scenario.lambda_cold_extra,
         config,
         seed=scenario.seed,
+        lambda_overhead=scenario.lambda_overhead,
     )
     pod = PodResources(cpu=scenario.k8s_config.cpu_request, memory_gib=scenario.pod_memory_gib)
     cluster = kubernetes_cost(run.extra["pod_seconds"], pod, scenario.duration_s, book) if pods else {}
@@ -102,4 +110,24 @@ def scenario_figures(run: RunRecords, summary: dict[str, float]) -> dict[str, fl
         "mean_idle_environments": float((run.instances - run.busy).mean()) if run.instances.size else 0.0,
         "mean_response_s": float(ok_latency.mean()) if ok_latency.size else float("nan"),
         "rejected": summary["errors"],
+    }
+
+
+def service_model(scenario: Scenario) -> dict[str, str]:
+    """How the run took its service times: what the platforms see (server-side calibration) or one round trip."""
+    server = scenario.server_warm
+    return {
+        "server": (
+            f"CPU per request at the pod's offered rate ({server.cpu_s[0] * 1000:.3f} ms at "
+            f"{server.rates_per_s[0]:,.0f} req/s to {server.cpu_s[-1] * 1000:.3f} ms at the "
+            f"{server.capacity_per_s:,.0f} req/s capacity) holds the worker and makes its utilisation; "
+            "callers see the wait plus in-process latency and overhead"
+            if isinstance(server, ServerService)
+            else "one service time for the worker's occupancy, its CPU and what callers see"
+        ),
+        "lambda": (
+            "the handler's duration (billed, holds the environment) plus the caller's overhead"
+            if scenario.lambda_overhead is not None
+            else "one time for the duration billed and what callers see"
+        ),
     }

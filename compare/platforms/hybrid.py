@@ -19,6 +19,7 @@ import numpy as np
 
 from .base import OK, TIMED_OUT, Distribution, RunRecords
 from .lambda_ import LambdaConfig, simulate_lambda
+from .service import PodWork
 
 
 @dataclass(frozen=True)
@@ -33,24 +34,27 @@ class HybridConfig:
             raise ValueError(f"a hybrid needs pods >= 0 and a queue of 1 or more: {self.pods}, {self.queue_per_pod}")
 
 
-def _route_to_pods(arrivals: np.ndarray, service: np.ndarray, pods: int, queue_per_pod: int) -> np.ndarray:
-    """When each request finishes on its pod; NaN where every pod was full (it overflows)."""
+def _route_to_pods(arrivals: np.ndarray, work: PodWork, pods: int, queue_per_pod: int) -> np.ndarray:
+    """When each request's caller has its answer from a pod; NaN where every pod was full (it overflows).
+    A pod holds a request (for its queue and `queue_per_pod`) for its CPU time (compare/platforms/service.py);
+    its offered rate is taken as the whole arrival rate over the pods (the overflow is not subtracted)."""
     finish = np.full(arrivals.size, np.nan)
     held = [0] * pods  # requests each pod holds
     free_at = [0.0] * pods
     pending: list[tuple[float, int]] = []  # heap of (finish time, pod)
-    for index, (t, s) in enumerate(zip(arrivals.tolist(), service.tolist(), strict=True)):
+    for index, t in enumerate(arrivals.tolist()):
         while pending and pending[0][0] <= t:
             held[heapq.heappop(pending)[1]] -= 1
         fewest = min(held)
         if fewest >= queue_per_pod:
             continue
         pod = held.index(fewest)
+        s = work.occupancy(index, t, pods)
         end = max(t, free_at[pod]) + s
         free_at[pod] = end
         held[pod] += 1
         heapq.heappush(pending, (end, pod))
-        finish[index] = end
+        finish[index] = work.answered_at(index, end, s)
     return finish
 
 
@@ -68,17 +72,21 @@ def simulate_hybrid(
     config: HybridConfig,
     *,
     seed: int = 0,
+    lambda_overhead: Distribution | None = None,
 ) -> RunRecords:
-    """`pod_warm`: a request's time on a pod; `lambda_warm`, `lambda_init`: as simulate_lambda's."""
+    """`pod_warm`: a request's work on a pod (as simulate_k8s's `warm`); `lambda_warm`, `lambda_init`,
+    `lambda_overhead`: as simulate_lambda's."""
     n = int(arrivals.size)
     horizon = int(np.ceil(arrivals[-1])) + 1 if n else 0
     if config.pods:
-        service = pod_warm.sample(np.random.default_rng(seed), n)
-        finish = _route_to_pods(arrivals, service, config.pods, config.queue_per_pod)
+        work = PodWork(pod_warm, arrivals, np.random.default_rng(seed))
+        finish = _route_to_pods(arrivals, work, config.pods, config.queue_per_pod)
     else:
         finish = np.full(n, np.nan)
     on_lambda = np.isnan(finish)
-    overflow = simulate_lambda(arrivals[on_lambda], lambda_warm, lambda_init, config.lambda_config, seed)
+    overflow = simulate_lambda(
+        arrivals[on_lambda], lambda_warm, lambda_init, config.lambda_config, seed, overhead=lambda_overhead
+    )
 
     latency = finish - arrivals
     status = np.full(n, OK, dtype=np.int16)

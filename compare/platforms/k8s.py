@@ -1,14 +1,17 @@
 """Kubernetes, simulated: single-worker pods behind a Service, scaled by the HPA.
 
-Each pod is one uvicorn worker: a first-come-first-served queue with the calibrated service
-time. The Service sends each request to a ready pod chosen at random (kube-proxy's iptables
-mode). Every sync period the HPA (compare/hpa.py, parameters from the deployed manifest) reads
-each pod's CPU utilisation over the last metrics window, measured against the pod's CPU request,
-and sets the replica count; new pods take `pod_start` (scheduling, image pull, process start,
-model load) to become ready, plus `node_provisioning_s` beyond the pods the nodes already hold.
-A request whose answer would come later than `request_timeout_s` counts as a 504; the pod does
-the work all the same, as a CPU-bound handler is not interrupted. With `max_queue`, a pod already
-holding that many requests refuses the next with a 503 (uvicorn's --limit-concurrency).
+Each pod is one uvicorn worker: a first-come-first-served queue in which each request holds the
+worker for its CPU time (compare/platforms/service.py: from the server-side calibration, at the
+pod's offered rate; or a plain service time), and the caller has its answer after its wait plus its
+in-process latency and the overhead around it. The Service sends each request to a ready pod chosen
+at random (kube-proxy's iptables mode). Every sync period the HPA (compare/hpa.py, parameters from
+the deployed manifest) reads each pod's CPU utilisation over the last metrics window, measured
+against the pod's CPU request, and sets the replica count; new pods take `pod_start` (scheduling,
+image pull, process start, model load) to become ready, plus `node_provisioning_s` beyond the pods
+the nodes already hold. A request whose answer would come later than `request_timeout_s` counts as a
+504; the pod does the work all the same, as a CPU-bound handler is not interrupted. With
+`max_queue`, a pod already holding that many requests refuses the next with a 503 (uvicorn's
+--limit-concurrency).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from ..hpa import HorizontalPodAutoscaler, HPAParams
 from .base import OK, Constant, Distribution, RunRecords, pod_request_status, pod_seconds
+from .service import PodWork
 
 
 @dataclass(frozen=True)
@@ -127,17 +131,19 @@ class _Cluster:
 
 
 def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, seed: int = 0) -> RunRecords:
+    """`warm`: a ServerService (CPU per request at the pod's rate, what callers see), or one service time."""
     rng = np.random.default_rng(seed)
     n = int(arrivals.size)
-    service = warm.sample(rng, n)
+    work = PodWork(warm, arrivals, rng)
     picks = rng.random(n)
     horizon = int(np.ceil(arrivals[-1])) + 1 if n else 0
     replicas, ready_now = np.zeros(horizon), np.zeros(horizon)
     cluster = _Cluster(config, rng)
     finish = np.full(n, np.nan)
+    busy_cpu_s = 0.0
     window, sync_period, max_queue = config.metrics_window_s, config.hpa.sync_period_s, config.max_queue
     next_sync, next_second = sync_period, 0
-    for index, (t, s, pick) in enumerate(zip(arrivals.tolist(), service.tolist(), picks.tolist(), strict=True)):
+    for index, (t, pick) in enumerate(zip(arrivals.tolist(), picks.tolist(), strict=True)):
         while next_second <= t or next_sync <= t:
             if next_sync <= next_second:
                 cluster.sync(next_sync)
@@ -149,7 +155,9 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         if ready:
             pod = ready[int(pick * len(ready))]
             if max_queue is None or pod.queued(t) < max_queue:
-                finish[index] = pod.serve(t, s, window)
+                s = work.occupancy(index, t, len(ready))
+                finish[index] = work.answered_at(index, pod.serve(t, s, window), s)
+                busy_cpu_s += s
     while next_second < horizon:
         replicas[next_second], ready_now[next_second] = len(cluster.live), len(cluster.ready(next_second))
         next_second += 1
@@ -166,5 +174,9 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         seconds=np.arange(horizon, dtype=float),
         instances=replicas,
         busy=ready_now,
-        extra={"pod_seconds": seconds_of_pods, "mean_replicas": float(replicas.mean()) if horizon else 0.0},
+        extra={
+            "pod_seconds": seconds_of_pods,
+            "mean_replicas": float(replicas.mean()) if horizon else 0.0,
+            "busy_cpu_s": busy_cpu_s,
+        },
     )

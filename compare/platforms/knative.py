@@ -1,7 +1,8 @@
 """Knative Serving, simulated: single-worker pods scaled by the KPA on concurrency, down to zero.
 
-Each pod is one uvicorn worker, a first-come-first-served queue with the calibrated service time,
-as on compare/platforms/k8s.py. Every tick (2 s) the KPA (compare/kpa.py, parameters from the
+Each pod is one uvicorn worker, a first-come-first-served queue in which each request holds the worker
+for its CPU time and the caller sees its wait plus in-process latency and overhead, as on
+compare/platforms/k8s.py (compare/platforms/service.py). Every tick (2 s) the KPA (compare/kpa.py, parameters from the
 deployed k8s/knative manifest) reads the revision's concurrency, averaged per second over the
 stable and panic windows, and sets the pod count; a new pod takes `pod_start` (scheduling, image
 pull, process start, model load) to become ready.
@@ -36,6 +37,7 @@ import numpy as np
 
 from ..kpa import ConcurrencyWindows, KnativePodAutoscaler, KPAParams
 from .base import OK, REJECTED, Constant, Distribution, RunRecords, pod_request_status, pod_seconds
+from .service import PodWork
 
 QUEUE_DEPTH_FACTOR = 10  # the queue-proxy's breaker queue: 10 x containerConcurrency
 ACTIVATOR_QUEUE_DEPTH = 10_000  # the activator's breaker queue per revision (pkg/activator/net/throttler.go)
@@ -154,9 +156,10 @@ class _Revision:
 
 
 def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeConfig, seed: int = 0) -> RunRecords:
+    """`warm`: as simulate_k8s's (compare/platforms/service.py)."""
     rng = np.random.default_rng(seed)
     n = int(arrivals.size)
-    service = warm.sample(rng, n)
+    work = PodWork(warm, arrivals, rng)
     horizon = int(np.ceil(arrivals[-1])) + 1 if n else 0
     pods_now, ready_now = np.zeros(horizon), np.zeros(horizon)
     revision = _Revision(config, rng)
@@ -183,7 +186,7 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
                     ready_now[next_second] = len(revision.ready(next_second))
                 next_second += 1
 
-    for index, (t, s) in enumerate(zip(arrivals.tolist(), service.tolist(), strict=True)):
+    for index, t in enumerate(arrivals.tolist()):
         advance(t)
         if not revision.live:
             revision.poke(t)
@@ -191,8 +194,11 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
         if routed is None:
             continue  # a full queue (the queue-proxy's or the activator's): 503
         pod, start, cold[index] = routed
-        finish[index] = pod.serve(start, s)
-        revision.windows.add_request(t, finish[index])
+        pods = len(revision.ready(t)) if work.model is not None else 1  # counted only where the CPU depends on it
+        s = work.occupancy(index, t, max(pods, 1))
+        done = pod.serve(start, s)
+        revision.windows.add_request(t, done)  # the KPA counts a request in flight while its pod holds it
+        finish[index] = work.answered_at(index, done, s)
     advance(horizon - 1 if horizon else -1)
 
     latency = finish - arrivals

@@ -92,3 +92,73 @@ def test_a_lambda_environment_has_no_pod_start() -> None:
                         "pod_start_source": "process"}  # fmt: skip
     with pytest.raises(ValidationError, match="belongs to the server"):
         Calibration.model_validate(record)
+
+
+def _level(rate: float, utilisation: float, **extra: object) -> dict[str, object]:
+    return {"offered_per_s": rate, "achieved_per_s": rate, "requests": int(rate * 5), "seconds": 5.0,
+            "cpu_s_per_request": utilisation / rate, "utilisation": utilisation,
+            "in_process_s": [0.0005, 0.0006], "overhead_s": [0.0015, 0.0014], **extra}  # fmt: skip
+
+
+def _version_2() -> dict[str, object]:
+    load = {"capacity_per_s": 1600.0, "capacity_cpu_s_per_request": 0.000625, "capacity_utilisation": 1.0,
+            "capacity_connections": 32, "idle_cpu_cores": 0.01,
+            "levels": [_level(800.0, 0.61), _level(160.0, 0.21), _level(1500.0, 0.95, driver_bound=True)]}  # fmt: skip
+    return {
+        "version": 2,
+        "lambda": {"cold_start_s": [1.2], "warm_s": {"1": [0.003, 0.004]}, "handler_s": {"1": [0.0007, 0.0009]}},
+        "server": {**_server(), "load": load},
+    }
+
+
+def test_a_version_2_record_gives_what_the_platforms_see(tmp_path: Path) -> None:
+    calibration = Calibration.model_validate(_version_2())
+    read = Calibration.read(calibration.write(tmp_path / "calibration.json"))
+    assert read == calibration
+    handler = read.lambda_handler()
+    assert handler is not None
+    duration, overhead = handler
+    assert duration.samples == (0.0007, 0.0009)
+    assert overhead.samples == pytest.approx((0.0023, 0.0031))  # round trip less duration, pair by pair
+    service = read.server_service()
+    assert service is not None
+    # Net of the idle share, ascending by rate (a driver-bound level's CPU is the server's), the burst closing it.
+    assert service.rates_per_s == (160.0, 800.0, 1500.0, 1600.0)
+    assert service.cpu_s == pytest.approx((0.2 / 160, 0.6 / 800, 0.94 / 1500, 0.99 / 1600))
+    assert service.seen == ((0.0005, 0.0015), (0.0006, 0.0014))  # the lightest level's pairs
+    assert service.idle_cpu_cores == 0.01
+
+
+def test_a_version_1_record_still_simulates_on_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(_record(_server())))
+    calibration = Calibration.read(path)
+    assert calibration.version == 1
+    assert calibration.server_service() is None
+    assert calibration.lambda_handler() is None
+    assert json.loads(calibration.write(tmp_path / "again.json").read_text())["version"] == 1
+
+
+def test_an_unknown_version_or_unpaired_samples_are_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({**_version_2(), "version": 3}))
+    with pytest.raises(ValidationError, match="reads versions 1 to 2; run `python -m compare calibrate` again"):
+        Calibration.read(path)
+    unpaired = _version_2()
+    unpaired["lambda"] = {"cold_start_s": [1.2], "warm_s": {"1": [0.003]}, "handler_s": {"1": [0.0007, 0.0009]}}
+    with pytest.raises(ValidationError, match="pairs with warm_s"):
+        Calibration.model_validate(unpaired)
+    level = _level(100.0, 0.2)
+    level["overhead_s"] = [0.001]
+    with pytest.raises(ValidationError, match="paired per request"):
+        Calibration.model_validate({**_version_2(), "server": {**_server(), "load": {
+            **_version_2()["server"]["load"], "levels": [level]}}})  # type: ignore[index]  # fmt: skip
+
+
+def test_a_noisy_level_never_makes_a_higher_rate_cost_the_core_less() -> None:
+    record = _version_2()
+    record["server"]["load"]["levels"] = [_level(160.0, 0.21), _level(800.0, 0.15)]  # type: ignore[index]
+    service = Calibration.model_validate(record).server_service()
+    assert service is not None
+    # 800/s at 0.14 of a core (net of idle) is below 160/s's 0.2: lifted to 0.2, i.e. 0.2 / 800 per request.
+    assert service.cpu_s[:2] == pytest.approx((0.2 / 160, 0.2 / 800))

@@ -132,7 +132,7 @@ def test_calibrate_measures_both_entry_points_and_simulate_reads_it(
     """Without a Docker engine (none on PATH), the process's cold start stands in for a pod's start, labelled so."""
     out = tmp_path / "calibration.json"
     measured = compare(
-        "calibrate", "--runs", "2", "--requests", "10", "--batches", "1", "3",
+        "calibrate", "--runs", "2", "--requests", "10", "--batches", "1", "3", "--load-seconds", "1", "--burst", "1000",
         "--model-dir", predict_env["PREDICT_MODEL_DIR"], "--out", str(out), env=without_docker(),
     )  # fmt: skip
     assert measured.returncode == 0, measured.stderr
@@ -144,6 +144,15 @@ def test_calibrate_measures_both_entry_points_and_simulate_reads_it(
         assert min(times.cold_start_s) > 10 * max(times.warm_s["1"])
     assert calibration.server.pod_start_source == "process"
     assert calibration.server.pod_start_s == calibration.server.cold_start_s
+    # What the platforms see: the handler's duration inside each round trip, the server's CPU under load.
+    assert calibration.version == 2
+    handler = calibration.lambda_.handler_s or {}
+    assert all(0 < d < t for d, t in zip(handler["1"], calibration.lambda_.warm_s["1"], strict=True))
+    load = calibration.server.load
+    assert load is not None
+    assert [level.offered_per_s for level in load.levels] == sorted(level.offered_per_s for level in load.levels)
+    assert all(level.cpu_s_per_request > 0 and level.in_process_s for level in load.levels)
+    assert load.levels[0].utilisation < load.levels[-1].utilisation
     assert len(calibration.server.cold_start_s) == 2
     printed = json.loads(measured.stdout)
     assert printed["pod_start_source"] == "process"

@@ -86,3 +86,20 @@ def test_an_init_failure_reaches_a_caller_already_waiting(tmp_path: Path) -> Non
         pytest.raises(RuntimeInitError, match="no model here"),
     ):
         api.invoke({"any": "event"}, timeout_s=60)
+
+
+def test_the_handlers_duration_is_what_the_runtime_api_saw(predict_env: dict[str, str]) -> None:
+    """Handed out to response received: inside the caller's round trip, and what REPORT's Duration bills."""
+    import time
+
+    event = load_event("predict-features-v2.json")
+    with lambda_runtime(child_env(**predict_env)) as runtime:
+        runtime.api.invoke(event)
+        started = time.perf_counter()
+        result = runtime.api.invoke(event)
+        round_trip = time.perf_counter() - started
+        pending = [runtime.api.submit(event) for _ in range(3)]
+        submitted = [future.result(timeout=30) for future in pending]
+    assert result.duration_s is not None
+    assert 0 < result.duration_s < round_trip
+    assert all(r.ok and r.duration_s is not None and r.duration_s > 0 for r in submitted)

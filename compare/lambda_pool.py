@@ -1,0 +1,115 @@
+"""Load on the Lambda path: a fixed pool of real awslambdaric processes behind the local Runtime API,
+fed open-loop from this process as Lambda's front end feeds a function whose concurrency is the pool.
+
+Lambda does not queue a synchronous invocation: with every environment busy and the concurrency
+limit reached, it throttles (429). The dispatcher does the same: an arrival that finds `size`
+invocations in flight (handed to the Runtime API and not yet answered) is throttled at once.
+Each answered invocation records the caller's round trip (submitted to answered) and the handler's
+duration as the Runtime API saw it (handed out to response received: what REPORT bills).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .platforms.base import OK, THROTTLED
+from .runtime_api import InvocationResult, LocalRuntimeAPI
+
+FAILED = 502  # the handler answered an error, or no answer came in time
+
+
+@dataclass(frozen=True)
+class PoolRun:
+    """Per arrival, in schedule order: when it was sent, the round trip, the handler's duration, the status."""
+
+    sent_s: np.ndarray
+    latency_s: np.ndarray  # NaN where throttled or failed
+    duration_s: np.ndarray  # NaN where throttled or failed
+    status: np.ndarray
+    lag_p99_ms: float  # the dispatcher's own schedule lag
+
+    @property
+    def span_s(self) -> float:
+        """The schedule's start to the last answer."""
+        done = self.sent_s + np.nan_to_num(self.latency_s)
+        return float(done.max()) if done.size else 0.0
+
+
+def _ok(result: InvocationResult) -> bool:
+    return result.ok and isinstance(result.payload, dict) and result.payload.get("statusCode") == OK
+
+
+def drive_pool(
+    api: LocalRuntimeAPI, event: Any, arrivals: Sequence[float], size: int, timeout_s: float = 30.0
+) -> PoolRun:
+    """Send `event` at each arrival (seconds from now), throttling those that find `size` in flight."""
+    n = len(arrivals)
+    sent, latency, duration = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    status = np.zeros(n, dtype=np.int16)
+    lock = threading.Lock()
+    in_flight = 0
+    futures: list[Future[InvocationResult]] = []
+    start = time.perf_counter()
+
+    def answered(index: int, sent_at: float, future: Future[InvocationResult]) -> None:
+        nonlocal in_flight
+        now = time.perf_counter() - start  # in the Runtime API's thread, as the response arrives
+        result = future.result()
+        with lock:
+            in_flight -= 1
+        if _ok(result) and result.duration_s is not None:
+            latency[index], duration[index], status[index] = now - sent_at, result.duration_s, OK
+        else:
+            status[index] = FAILED
+
+    for index, at in enumerate(arrivals):
+        delay = at - (time.perf_counter() - start)
+        if delay > 0:
+            time.sleep(delay)
+        now = time.perf_counter() - start
+        sent[index] = now
+        with lock:
+            full = in_flight >= size
+            if not full:
+                in_flight += 1
+        if full:
+            status[index] = THROTTLED
+            continue
+        future = api.submit(event, timeout_s)
+        future.add_done_callback(functools.partial(answered, index, now))
+        futures.append(future)
+    deadline = time.monotonic() + timeout_s
+    for future in futures:
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+    status[status == 0] = FAILED  # never answered within the timeout
+    lag = sent - np.asarray(arrivals, dtype=float)
+    lag_p99 = float(np.percentile(lag, 99) * 1000) if n else math.nan
+    return PoolRun(sent, latency, duration, status, lag_p99)
+
+
+def pool_capacity(api: LocalRuntimeAPI, event: Any, size: int, requests: int) -> float:
+    """Invocations a second the pool answers with `size` always in flight (closed loop)."""
+    slots = threading.Semaphore(size)
+    futures = []
+    started = time.perf_counter()
+    for _ in range(requests):
+        slots.acquire()
+        future = api.submit(event)
+        future.add_done_callback(lambda _f: slots.release())
+        futures.append(future)
+    for future in futures:
+        if not _ok(future.result(timeout=30)):
+            raise RuntimeError(f"an invocation failed during the pool's capacity burst: {future.result().payload}")
+    return requests / (time.perf_counter() - started)

@@ -1,0 +1,214 @@
+"""`python -m compare validate`: the simulator against a real run of the same configuration.
+
+Server: a real single-worker `python -m predict serve` pinned to one core, its capacity measured
+with a closed-loop burst, then Poisson arrivals at 25, 50 and 80 % of it from the load driver on
+the other core (compare/server_calibration.py's windows). The simulator runs the same arrivals (the
+driver's actual send times) on one pod without an autoscaler (compare/platforms/k8s.py), from the
+calibration's server-side figures (compare/platforms/service.py). Compared: the caller's p50 and
+p99 (the driver's latency against the simulated wait + in-process latency + overhead) and the
+process's CPU utilisation (/proc/PID/stat against simulated busy CPU + the idle share).
+
+Lambda: a fixed pool of real awslambdaric processes against the local Runtime API, fed open-loop by
+compare/lambda_pool.py (concurrency = pool size, throttled beyond it as Lambda does), at the same
+fractions of the pool's closed-loop capacity; simulated by compare/platforms/lambda_.py with the
+pool provisioned and the concurrency limit at its size, from the handler durations and overheads
+of the calibration. Its utilisation is the environments' busy share (handler duration over pool
+size x wall time), which is what Lambda bills; the processes' CPU is shown beside it.
+
+What it cannot show: Lambda's own scheduling (placement, sandbox start, its front end's routing and
+queueing) and a real network between callers and either platform; both are loopback here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .calibration import Calibration
+from .events import load_event, make_event
+from .hpa import HPAParams
+from .load import LoadPlan
+from .measure import batch_body
+from .platforms.base import THROTTLED, Constant, Empirical
+from .platforms.k8s import K8sConfig, simulate_k8s
+from .platforms.lambda_ import LambdaConfig, simulate_lambda
+from .platforms.service import ServerService
+from .processes import cpu_seconds, involuntary_switches, lambda_pool, uvicorn_server
+from .server_calibration import (
+    LogReader,
+    capacity,
+    cores,
+    drive_window,
+    idle_cpu_cores,
+    on_cpu,
+    poisson_arrivals,
+)
+from .validation import Figures, Targets, all_met, row
+
+LEVELS = (0.25, 0.5, 0.8)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How long each part runs: the full validation, or the short one `make compare` and the test run."""
+
+    name: str
+    seconds: float  # Poisson arrivals at each level
+    burst: int  # the server's closed-loop burst (requests)
+    pool_burst: int  # the Lambda pool's closed-loop burst (invocations)
+
+
+FULL = Mode("full", seconds=10.0, burst=20000, pool_burst=3000)
+SHORT = Mode("short", seconds=4.0, burst=6000, pool_burst=1000)
+
+
+def _needs(calibration: Calibration, path: Path) -> tuple[ServerService, tuple[Empirical, Empirical]]:
+    service, handler = calibration.server_service(), calibration.lambda_handler()
+    if service is None or handler is None:
+        raise ValueError(
+            f"{path} has no server-side figures (version {calibration.version}, source {calibration.source}): "
+            "validate simulates from the server's load levels and Lambda's handler durations; run "
+            "`python -m compare calibrate` again"
+        )
+    return service, handler
+
+
+def one_pod(service: ServerService) -> K8sConfig:
+    """One pod, no autoscaler: the HPA pinned at one replica, the pod's whole core as its request."""
+    return K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.7), cpu_request=1.0,
+                     pod_start=Constant(0.0), idle_cpu_cores=service.idle_cpu_cores)  # fmt: skip
+
+
+def simulate_server(service: ServerService, sent_s: np.ndarray, span_s: float, seed: int) -> Figures:
+    arrivals = np.sort(sent_s)
+    run = simulate_k8s(arrivals, service, one_pod(service), seed)
+    utilisation = run.extra["busy_cpu_s"] / span_s + service.idle_cpu_cores
+    return Figures.of(run.latency_s, utilisation)
+
+
+def simulate_pool(
+    handler: tuple[Empirical, Empirical], sent_s: np.ndarray, size: int, span_s: float, seed: int
+) -> tuple[Figures, float]:
+    """The pool as Lambda with `size` provisioned environments and that concurrency limit; and its throttled share."""
+    duration, overhead = handler
+    config = LambdaConfig(provisioned=size, concurrency_limit=size)
+    run = simulate_lambda(np.sort(sent_s), duration, Constant(0.0), config, seed, overhead=overhead)
+    figures = Figures.of(run.latency_s, run.extra["duration_s_total"] / (size * span_s))
+    return figures, float((run.status == THROTTLED).mean())
+
+
+def validate_server(
+    env: dict[str, str], service: ServerService, mode: Mode, progress: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    server_cpu, driver_cpu = cores()
+    rows = []
+    with uvicorn_server(env, cpu=server_cpu) as server:
+        log = LogReader(server)
+        warm = LoadPlan(url=server.url, arrivals=np.zeros(200), max_requests=200, max_connections=8)
+        drive_window(server, log, warm, driver_cpu)
+        idle = idle_cpu_cores(server, 1.0)
+        top = capacity(server, log, mode.burst, driver_cpu)
+        progress(f"server: capacity {top.per_s:,.0f} req/s (its CPU {top.utilisation:.2f} of a core)")
+        for i, fraction in enumerate(LEVELS):
+            rate = fraction * top.per_s
+            plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, mode.seconds, 100 + i), timeout_s=10.0)
+            switches = involuntary_switches(server.process.pid)
+            window = drive_window(server, log, plan, driver_cpu)
+            # Preemptions: the machine's other work taking the server's core, which the simulated pod never sees.
+            switches = involuntary_switches(server.process.pid) - switches
+            sent = np.array([r.sent_s for r in window.records])
+            latency = np.array([r.latency_s if r.status == 200 else math.nan for r in window.records])
+            measured = Figures.of(latency, window.utilisation(idle))
+            simulated = simulate_server(service, sent, window.span_s, seed=i)
+            rows.append(row("server", fraction, rate, measured, simulated, requests=len(window.records),
+                            answered=len(window.ok), driver_bound=window.driver_bound,
+                            capacity_per_s=round(top.per_s, 1), server_preempted=switches))  # fmt: skip
+            progress(f"server: {fraction:.0%} ({rate:,.0f} req/s) done")
+    return rows
+
+
+def validate_lambda(
+    env: dict[str, str], handler: tuple[Empirical, Empirical], size: int, mode: Mode, progress: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    from .lambda_pool import drive_pool, pool_capacity
+
+    runtime_cpu, driver_cpu = cores()
+    event = make_event(load_event("predict-features-v2.json"), "POST", "/predict", batch_body(1),
+                       {"content-type": "application/json"})  # fmt: skip
+    rows = []
+    # This process on the driver's core first: the Runtime API's threads, started with the pool, inherit it
+    # (sched_setaffinity pins the calling thread; a thread started earlier would share the runtimes' core).
+    with on_cpu(driver_cpu), lambda_pool(env, size, cpu=runtime_cpu) as pool:
+        pool_capacity(pool.api, event, size, 20 * size)  # warm-up: every process past its first invocations
+        top = pool_capacity(pool.api, event, size, mode.pool_burst)
+        progress(f"lambda: pool of {size}, capacity {top:,.0f} invocations/s")
+        for i, fraction in enumerate(LEVELS):
+            rate = fraction * top
+            arrivals = poisson_arrivals(rate, mode.seconds, 200 + i)
+            cpu_before = sum(cpu_seconds(p.pid) for p in pool.processes)
+            switches = sum(involuntary_switches(p.pid) for p in pool.processes)
+            run = drive_pool(pool.api, event, arrivals.tolist(), size)
+            cpu = sum(cpu_seconds(p.pid) for p in pool.processes) - cpu_before
+            switches = sum(involuntary_switches(p.pid) for p in pool.processes) - switches
+            span = run.span_s
+            measured = Figures.of(run.latency_s, float(np.nansum(run.duration_s)) / (size * span))
+            simulated, throttled = simulate_pool(handler, run.sent_s, size, span, seed=i)
+            rows.append(row("lambda", fraction, rate, measured, simulated, requests=int(arrivals.size),
+                            answered=int((run.status == 200).sum()),
+                            throttled={"measured": round(float((run.status == THROTTLED).mean()), 4),
+                                       "simulated": round(throttled, 4)},
+                            cpu_utilisation_measured=round(cpu / (size * span), 4),
+                            dispatch_lag_p99_ms=round(run.lag_p99_ms, 3), capacity_per_s=round(top, 1),
+                            runtime_preempted=switches))  # fmt: skip
+            progress(f"lambda: {fraction:.0%} ({rate:,.0f} invocations/s) done")
+    return rows
+
+
+def run_validation(
+    calibration_path: Path,
+    *,
+    short: bool,
+    pool_size: int = 1,
+    model_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> dict[str, Any]:
+    calibration = Calibration.read(calibration_path)
+    service, handler = _needs(calibration, calibration_path)
+    mode = SHORT if short else FULL
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+    if model_dir:
+        env["PREDICT_MODEL_DIR"] = str(model_dir)
+    rows = validate_server(env, service, mode, progress) + validate_lambda(env, handler, pool_size, mode, progress)
+    targets = Targets()
+    return {
+        "mode": mode.name,
+        "seconds_per_level": mode.seconds,
+        "calibration": str(calibration_path),
+        "targets": asdict(targets),
+        "lambda_pool": pool_size,
+        "cores": {"server_or_runtimes": cores()[0], "driver": cores()[1]},
+        "rows": rows,
+        "all_met": all_met(rows),
+    }
+
+
+def validate(args: argparse.Namespace) -> dict[str, Any]:
+    """The `validate` command: run both, compare, and write the report's section when asked."""
+    from .report.validation import write_validation
+    from .validation import table
+
+    if args.lambda_pool < 1:
+        raise ValueError(f"--lambda-pool {args.lambda_pool}: a pool has one runtime process or more")
+    result = run_validation(args.calibration, short=args.short, pool_size=args.lambda_pool, model_dir=args.model_dir)
+    if args.report:
+        result["report"] = str(write_validation(args.report, result))
+    result["table"] = table(result["rows"])
+    return result

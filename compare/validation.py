@@ -1,0 +1,105 @@
+"""The comparison behind `compare validate`: measured against simulated figures, their errors, the targets.
+
+Pure functions over numbers, so they are tested without a server. Errors: the latency percentiles'
+relative ((simulated - measured) / measured), the utilisation's absolute (simulated - measured).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Targets:
+    utilisation_abs: float = 0.05
+    p50_rel: float = 0.25
+    p99_rel: float = 0.50
+
+
+@dataclass(frozen=True)
+class Figures:
+    p50_ms: float
+    p99_ms: float
+    utilisation: float
+
+    @classmethod
+    def of(cls, latency_s: np.ndarray, utilisation: float) -> Figures:
+        """p50 and p99 of the answered requests' latencies (NaN: unanswered, left out)."""
+        answered = latency_s[~np.isnan(latency_s)]
+        if not answered.size:
+            return cls(math.nan, math.nan, utilisation)
+        p50, p99 = np.percentile(answered, [50, 99]) * 1000
+        return cls(float(p50), float(p99), utilisation)
+
+
+def relative_error(measured: float, simulated: float) -> float:
+    if not measured or math.isnan(measured) or math.isnan(simulated):
+        return math.nan
+    return (simulated - measured) / measured
+
+
+def compare(measured: Figures, simulated: Figures, targets: Targets = Targets()) -> dict[str, Any]:
+    """The errors and, per figure, whether its target is met (a NaN error never meets it)."""
+    errors = {
+        "p50": relative_error(measured.p50_ms, simulated.p50_ms),
+        "p99": relative_error(measured.p99_ms, simulated.p99_ms),
+        "utilisation": simulated.utilisation - measured.utilisation,
+    }
+    limits = {"p50": targets.p50_rel, "p99": targets.p99_rel, "utilisation": targets.utilisation_abs}
+    met = {name: bool(abs(error) <= limits[name]) for name, error in errors.items() if not math.isnan(error)}
+    return {"error": errors, "met": {name: met.get(name, False) for name in errors}}
+
+
+def row(
+    entry_point: str, fraction: float, offered_per_s: float, measured: Figures, simulated: Figures, **extra: Any
+) -> dict[str, Any]:
+    """One level of one entry point, as the JSON carries it."""
+    return {
+        "entry_point": entry_point,
+        "level": fraction,
+        "offered_per_s": round(offered_per_s, 1),
+        "measured": _rounded(measured),
+        "simulated": _rounded(simulated),
+        **compare(measured, simulated),
+        **extra,
+    }
+
+
+def _rounded(figures: Figures) -> dict[str, float]:
+    return {"p50_ms": round(figures.p50_ms, 3), "p99_ms": round(figures.p99_ms, 3),
+            "utilisation": round(figures.utilisation, 4)}  # fmt: skip
+
+
+def _percent(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:+.0%}"
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows as text: measured / simulated and the error of each figure, '!' where a target is missed."""
+    head = (f"{'entry':<7}{'level':>6}{'req/s':>8}{'sent':>8} | {'p50 ms meas/sim':>17}{'err':>7} | "
+            f"{'p99 ms meas/sim':>17}{'err':>7} | {'util meas/sim':>15}{'err':>8}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        entry = r["entry_point"] + ("*" if r.get("driver_bound") else "")
+        m, s, e, ok = r["measured"], r["simulated"], r["error"], r["met"]
+        mark = {name: " " if met else "!" for name, met in ok.items()}
+        lines.append(
+            f"{entry:<7}{r['level']:>6.0%}{r['offered_per_s']:>8,.0f}{r.get('requests', 0):>8,} | "
+            f"{m['p50_ms']:>8.2f}/{s['p50_ms']:<8.2f}{_percent(e['p50']):>6}{mark['p50']} | "
+            f"{m['p99_ms']:>8.2f}/{s['p99_ms']:<8.2f}{_percent(e['p99']):>6}{mark['p99']} | "
+            f"{m['utilisation']:>7.3f}/{s['utilisation']:<7.3f}{e['utilisation']:>+7.3f}{mark['utilisation']}"
+        )
+    if any(r.get("driver_bound") for r in rows):
+        lines.append(
+            "* driver-bound: the load driver fell behind its schedule, so the measured latency is partly its own"
+        )
+    return "\n".join(lines)
+
+
+def all_met(rows: Sequence[Mapping[str, Any]]) -> bool:
+    return all(all(r["met"].values()) for r in rows)

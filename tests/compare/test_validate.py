@@ -1,0 +1,76 @@
+"""`python -m compare validate --short` end to end: a real server and Lambda pool against the simulation.
+
+No timing assertion: the figures move with the machine. What is checked is that they are real: every
+scheduled request counted, the utilisation rising with the load, the server's CPU from its process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compare.calibration import Calibration, EntryPointTimes
+from compare.measure import lambda_warm_times
+from compare.server_calibration import measure_server_load
+from tests.helpers import REPO, child_env
+
+
+@pytest.fixture(scope="module")
+def quick_calibration(predict_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What validate simulates from, measured quickly: Lambda's handler durations, the server under load."""
+    env = child_env(**predict_env)
+    warm, handler = lambda_warm_times(env, [1], 50)
+    load = measure_server_load(env, seconds=1.0, burst=1000)
+    calibration = Calibration(
+        lambda_=EntryPointTimes(cold_start_s=[1.0], warm_s=warm, handler_s=handler),
+        server=EntryPointTimes(cold_start_s=[1.0], warm_s={"1": [0.003]}, load=load),
+    )
+    return calibration.write(tmp_path_factory.mktemp("calibration") / "calibration.json")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_validate_short_measures_both_paths_and_compares_them(
+    quick_calibration: Path, predict_env: dict[str, str], tmp_path: Path
+) -> None:
+    report = tmp_path / "report"
+    (report).mkdir()
+    (report / "index.html").write_text("<html><body><h1>a report</h1></body></html>")
+    result = subprocess.run(
+        [sys.executable, "-m", "compare", "validate", "--short", "--json", "--calibration", str(quick_calibration),
+         "--model-dir", predict_env["PREDICT_MODEL_DIR"], "--report", str(report)],
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=200, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["mode"] == "short"
+    assert set(out["targets"]) == {"utilisation_abs", "p50_rel", "p99_rel"}
+    rows = out["rows"]
+    assert [(r["entry_point"], r["level"]) for r in rows] == [
+        (entry, level) for entry in ("server", "lambda") for level in (0.25, 0.5, 0.8)
+    ]
+    for r in rows:
+        assert set(r["met"]) == set(r["error"]) == {"p50", "p99", "utilisation"}
+        assert all(isinstance(v, bool) for v in r["met"].values())
+        assert r["measured"]["p50_ms"] > 0
+        assert r["simulated"]["p50_ms"] > 0
+        assert r["measured"]["p99_ms"] >= r["measured"]["p50_ms"]
+        assert 0 < r["answered"] <= r["requests"]
+        # Poisson at the level's rate for 4 s: the count scheduled is near rate x 4 s (sd ~ sqrt of it).
+        assert abs(r["requests"] - r["offered_per_s"] * 4) < 6 * (r["offered_per_s"] * 4) ** 0.5 + 5
+    for entry in ("server", "lambda"):
+        measured = [r["measured"]["utilisation"] for r in rows if r["entry_point"] == entry]
+        simulated = [r["simulated"]["utilisation"] for r in rows if r["entry_point"] == entry]
+        assert measured == sorted(measured), (entry, measured)
+        assert measured[0] > 0
+        assert simulated == sorted(simulated), (entry, simulated)
+    lambda_rows = [r for r in rows if r["entry_point"] == "lambda"]
+    assert all(r["answered"] + round(r["throttled"]["measured"] * r["requests"]) <= r["requests"] for r in lambda_rows)
+    page = (report / "index.html").read_text()
+    assert "Validation: the simulator against a real run" in page
+    assert page.count("<tr>") >= 7
+    assert json.loads((report / "validation.json").read_text())["rows"] == rows
