@@ -5,23 +5,46 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from . import __version__
 from .access_log import access_logger
 from .artifact import LoadedModel
+from .error_responses import error_response, internal_error
+from .error_responses import predict_error as predict_error_response
 from .errors import ArtifactError, PredictError
-from .middleware import REQUEST_ID_HEADER, InFlight, Observer, RequestContextMiddleware, request_id_of
-from .routes import meta, oip, predict
+from .fast_predict import PredictFastPath
+from .lazy_routes import LazyRoutes
+from .middleware import InFlight, Observers, RequestContextMiddleware, request_id_of
+from .routes import meta, predict
 from .settings import Settings
 from .source import load_model
 from .state import ModelState
 
 logger = logging.getLogger("predict")
+
+
+class TwinserveApp(FastAPI):
+    """FastAPI with one more layer at the head of its middleware stack (`front`): POST /predict's
+    fast path, and the routes added on first use. Starlette builds the stack on the first request."""
+
+    front: Callable[[ASGIApp], ASGIApp] | None = None
+    lazy_routes: LazyRoutes | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return self.front(stack) if self.front is not None else stack
+
+    def openapi(self) -> dict[str, Any]:
+        if self.lazy_routes is not None:  # the description covers every route, added or not yet
+            self.lazy_routes.install()
+        return super().openapi()
 
 
 def create_app(
@@ -30,11 +53,13 @@ def create_app(
     *,
     cold_start: Callable[[], bool] | None = None,
     server_metrics: bool = False,
+    inline_model: bool = False,
 ) -> FastAPI:
     """Build the app. Given a model (Lambda: loaded at import), serve it; otherwise load it
     in the lifespan (server), where a bad artifact stops start-up with the reason logged.
     `cold_start` tells the access log whether this invocation started its environment (Lambda);
-    `server_metrics` adds Prometheus /metrics (server only: Lambda reports through CloudWatch)."""
+    `server_metrics` adds Prometheus /metrics (server only: Lambda reports through CloudWatch);
+    `inline_model` runs POST /predict's model on the event loop's thread whatever the batch (Lambda)."""
     state = ModelState()
     if model is not None:
         state.loaded(model)
@@ -53,7 +78,7 @@ def create_app(
         yield
         state.draining = True
 
-    app = FastAPI(
+    app = TwinserveApp(
         title="twinserve predict",
         version=__version__,
         summary="One scikit-learn model, the same API on AWS Lambda and on Kubernetes.",
@@ -63,37 +88,34 @@ def create_app(
     app.state.model_state = state
     app.include_router(predict.router)
     app.include_router(meta.router)
-    app.include_router(oip.router)
     _add_error_handlers(app)
-    in_flight = InFlight()
-    observers: list[Observer] = []
+    app.state.observers = observers = Observers(in_flight=InFlight())
     if settings.access_log:
-        observers.append(access_logger(state, cold_start))
-    if server_metrics:
-        from .metrics import ServerMetrics
+        observers.add(access_logger(state, cold_start))
+    app.lazy_routes = lazy = LazyRoutes(app, state, observers, server_metrics=server_metrics)
+    # The route object the router puts in scope["route"] for POST /predict: the APIRouter's own.
+    predict_route = next(route for route in predict.router.routes if getattr(route, "path", None) == predict.PATH)
 
-        metrics = ServerMetrics(state, in_flight)
-        observers.append(metrics.observe)
-        app.include_router(metrics.router())
-    app.add_middleware(RequestContextMiddleware, observers=observers, in_flight=in_flight)
+    def front(stack: ASGIApp) -> ASGIApp:
+        inner = lazy.wrap(stack)
+        return PredictFastPath(
+            inner, route=predict_route, state=state, settings=settings, observers=observers, inline_model=inline_model
+        )
+
+    app.front = front
+    app.add_middleware(RequestContextMiddleware, observers=observers)
     return app
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PredictError)
     async def predict_error(request: Request, exc: PredictError) -> JSONResponse:
-        if exc.status_code == 500:  # an inference failure: log it with its cause, show only the id
-            return await unexpected(request, exc)
-        return _error(exc.status_code, exc.message)
+        return predict_error_response(request_id_of(request.scope) or "unknown", exc)
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()[:5]]
-        return _error(422, "invalid request: " + "; ".join(parts))
+        return error_response(422, "invalid request: " + "; ".join(parts))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -109,10 +131,4 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette answers this outside the middleware stack, so the id header is set here.
-        request_id = request_id_of(request.scope) or "unknown"
-        logger.error("request %s failed: %s", request_id, type(exc).__name__, exc_info=exc)
-        return JSONResponse(
-            {"error": "internal error", "request_id": request_id},
-            status_code=500,
-            headers={REQUEST_ID_HEADER: request_id},
-        )
+        return internal_error(request_id_of(request.scope) or "unknown", exc)

@@ -16,11 +16,13 @@ from typing import Any
 
 import orjson
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from .access_log import lean_log_records
 from .app import create_app
+from .emf import InvocationMetrics
+from .fast_predict import PredictFastPath
+from .lambda_dispatch import Dispatcher
 from .settings import Settings
 from .source import load_model
 
@@ -51,11 +53,13 @@ model = load_model(settings)
 # Mangum decodes it; Mangum base64-encodes an answer whose content type is not one of its text
 # types (text/*, JSON, XML...), so binary tensor answers (application/octet-stream) go back
 # base64-encoded, which the HTTP API decodes for the client.
-adapter = Mangum(
-    create_app(settings, model, cold_start=environment.cold), lifespan="off", api_gateway_base_path=settings.base_path
-)
+# inline_model: one invocation at a time per environment, so the model never needs a worker thread.
+app = create_app(settings, model, cold_start=environment.cold, inline_model=True)
+adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.base_path)
+dispatch = Dispatcher(adapter, event_loop, PredictFastPath.takes)
 # CloudWatch metrics in embedded metric format, written to the function's log: no API calls.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "twinserve"), service="predict")
+invocation_metrics = InvocationMetrics(metrics)
 
 
 def _bad_event(message: str) -> dict[str, Any]:
@@ -98,7 +102,7 @@ def _respond(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # process (asyncio.run, a test client) set or cleared since.
     asyncio.set_event_loop(event_loop)
     try:
-        response: dict[str, Any] = adapter(event, context)
+        response = dispatch(event, context)
     # Errors inside the app become responses in Mangum; what escapes is about the event itself.
     except binascii.Error:
         logger.warning("event body marked base64 is not base64")
@@ -109,7 +113,6 @@ def _respond(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     environment.invocations += 1
     started = time.perf_counter()
@@ -117,11 +120,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Our own flag, the one x-cold-start and the access log report, not Powertools' process-wide one.
         metrics.provider.add_cold_start_metric(context)
     response = _respond(event, context)
-    metrics.add_dimension(name="status_class", value=f"{response['statusCode'] // 100}xx")
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    latency_ms = (time.perf_counter() - started) * 1000
     headers = response.get("headers") or {}
     headers["x-cold-start"] = "true" if environment.cold() else "false"
     headers.setdefault("x-request-id", str(getattr(context, "aws_request_id", "")))
     response["headers"] = headers
+    # Requests and Latency by status_class, as Powertools' log_metrics wrote them after the handler.
+    invocation_metrics.write(f"{response['statusCode'] // 100}xx", latency_ms)
     return response

@@ -68,10 +68,21 @@ class ServerMetrics:
         self.in_flight = Gauge("twinserve_requests_in_flight", "Requests being answered", registry=self.registry)
         self.in_flight.set_function(lambda: float(in_flight.count))
         self.state = state
+        # The labelled children per (method, route, status): `labels()` takes a lock and makes a
+        # tuple of strings each call, the same few children every time. Nothing here removes one.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, done: RequestDone) -> None:
-        self.requests.labels(done.method, done.route, str(done.status)).inc()
-        self.latency.labels(done.method, done.route, str(done.status)).observe(done.latency_s)
+        key = (done.method, done.route, done.status)
+        children = self._children.get(key)
+        if children is None:
+            status = str(done.status)
+            children = self._children[key] = (
+                self.requests.labels(done.method, done.route, status),
+                self.latency.labels(done.method, done.route, status),
+            )
+        children[0].inc()
+        children[1].observe(done.latency_s)
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["meta"])

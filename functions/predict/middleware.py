@@ -1,29 +1,28 @@
 """One pure-ASGI middleware for what every request needs: an id, a timing, and who to tell.
 
-x-request-id goes on every response: the Lambda request id on Lambda, else the caller's (when
-short and plain), else a new one. When the response starts, each observer (the access log, and
-Prometheus metrics on the server) is told the request id, route, status and latency.
+x-request-id goes on every response (request_ids.py says which id). When the response starts,
+each observer (the access log, and Prometheus metrics on the server) is told the request id,
+route, status and latency. POST /predict does the same in fast_predict.py, through `Observers`.
 """
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .request_ids import request_id
+
 REQUEST_ID_HEADER = "x-request-id"
-# A caller's id is echoed only if it is short and plain, so it cannot inject into logs or headers.
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_REQUEST_ID_HEADER_RAW = REQUEST_ID_HEADER.encode()
 
 
-@dataclass(frozen=True)
-class RequestDone:
+class RequestDone(NamedTuple):
+    """A NamedTuple, not a frozen dataclass: one is made per request, and a tuple is made in one step."""
+
     request_id: str
     method: str
     route: str  # the route's template (/v2/models/{name}/infer), not the raw path
@@ -41,18 +40,31 @@ class InFlight:
         self.count = 0
 
 
-def _request_id(scope: Scope) -> str:
-    context: Any = scope.get("aws.context")
-    lambda_id = getattr(context, "aws_request_id", None)
-    if isinstance(lambda_id, str) and lambda_id:
-        return lambda_id
+class Observers:
+    """Who is told of every answered request, and the in-flight count both dispatchers keep."""
+
+    def __init__(self, observers: Sequence[Observer] = (), in_flight: InFlight | None = None) -> None:
+        self.observers = list(observers)
+        self.in_flight = in_flight or InFlight()
+
+    def add(self, observer: Observer) -> None:
+        self.observers.append(observer)
+
+    def replace(self, old: Observer, new: Observer) -> None:
+        self.observers[self.observers.index(old)] = new
+
+    def tell(self, request_id: str, method: str, route: str, status: int, started: float) -> None:
+        done = RequestDone(request_id, method, route, status, time.perf_counter() - started)
+        for observe in self.observers:
+            observe(done)
+
+
+def scope_request_id(scope: Scope) -> str:
+    """The id for this request (request_ids.request_id), from the scope's Lambda context and headers."""
     for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _SAFE_REQUEST_ID.fullmatch(candidate):
-                return candidate
-            break
-    return uuid.uuid4().hex
+        if name == _REQUEST_ID_HEADER_RAW:
+            return request_id(scope.get("aws.context"), value)
+    return request_id(scope.get("aws.context"), None)
 
 
 def request_id_of(scope: Scope) -> str | None:
@@ -68,25 +80,20 @@ def route_of(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, observers: Sequence[Observer] = (), in_flight: InFlight | None = None) -> None:
+    def __init__(self, app: ASGIApp, observers: Observers) -> None:
         self.app = app
-        self.observers = tuple(observers)
-        self.in_flight = in_flight or InFlight()
+        self.observers = observers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = scope_request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        observers = self.observers
 
         responded = False
-
-        def tell(status: int) -> None:
-            done = RequestDone(request_id, scope["method"], route_of(scope), status, time.perf_counter() - started)
-            for observe in self.observers:
-                observe(done)
 
         async def send_with_id(message: Message) -> None:
             nonlocal responded
@@ -95,16 +102,16 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 if REQUEST_ID_HEADER not in headers:
                     headers.append(REQUEST_ID_HEADER, request_id)
-                tell(message["status"])
+                observers.tell(request_id, scope["method"], route_of(scope), message["status"], started)
             await send(message)
 
-        self.in_flight.count += 1
+        observers.in_flight.count += 1
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
             # The 500 is sent by Starlette's outermost error middleware, past this one: count it here.
             if not responded:
-                tell(500)
+                observers.tell(request_id, scope["method"], route_of(scope), 500, started)
             raise
         finally:
-            self.in_flight.count -= 1
+            observers.in_flight.count -= 1

@@ -1,18 +1,13 @@
 """Calling the model from a route, and answering with its result: the two costs a route adds to
-the model's own."""
+the model's own. (The binary tensor answer is routes/oip.py's: binary_tensors loads with it.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import orjson
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ..artifact import LoadedModel, Prediction
-from ..binary_tensors import HEADER_LENGTH
-from ..body import OCTET_STREAM
 
 # Up to this many rows the compiled form answers in well under a millisecond: inline on the event
 # loop, since a thread hand-off would cost more than the call. Larger batches, and scikit-learn
@@ -20,18 +15,17 @@ from ..body import OCTET_STREAM
 INLINE_ROWS = 256
 
 
-async def run_model(model: LoadedModel, rows: np.ndarray, *, probabilities: bool = False) -> Prediction:
-    if model.serving_form == "onnx" and len(rows) <= INLINE_ROWS:
+async def run_model(
+    model: LoadedModel, rows: np.ndarray, *, probabilities: bool = False, inline: bool = False
+) -> Prediction:
+    """`inline`: always on the calling thread, where nothing else waits for the loop (Lambda: one
+    request at a time per environment, so a thread hand-off would only add its cost)."""
+    if inline or (model.serving_form == "onnx" and len(rows) <= INLINE_ROWS):
         return model.predict(rows, probabilities=probabilities)
     return await run_in_threadpool(model.predict, rows, probabilities=probabilities)
 
 
-def json_response(body: dict[str, Any]) -> Response:
-    """The body as JSON, serialised once by orjson: the route's `response_model` documents the
-    shape, and FastAPI does not validate a Response it is handed a second time."""
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
-def binary_tensor_response(body: bytes, header_length: int) -> Response:
-    """A body of the binary tensor data extension: as Triton answers it, and as its client reads it."""
-    return Response(body, media_type=OCTET_STREAM, headers={HEADER_LENGTH: str(header_length)})
+def json_response(body: bytes) -> Response:
+    """A JSON body serialised once, by orjson: the route's `response_model` documents the shape,
+    and FastAPI does not validate a Response it is handed a second time."""
+    return Response(body, media_type="application/json")

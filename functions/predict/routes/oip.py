@@ -24,7 +24,7 @@ from ..oip import (
 from ..oip import rows_from_request as oip_rows
 from ..schemas import ErrorResponse, V1Request, inline_refs
 from .deps import ModelDep, ModelStateDep, SettingsDep
-from .inference import binary_tensor_response, run_model
+from .inference import run_model
 
 
 class _ModelName(Convertor[str]):
@@ -40,6 +40,12 @@ class _ModelName(Convertor[str]):
 
 
 register_url_convertor("model", _ModelName())
+
+
+def binary_tensor_response(body: bytes, header_length: int) -> Response:
+    """A body of the binary tensor data extension: as Triton answers it, and as its client reads it."""
+    return Response(body, media_type=OCTET_STREAM, headers={binary_tensors.HEADER_LENGTH: str(header_length)})
+
 
 router = APIRouter(tags=["open inference protocol"])
 _ERRORS: dict[int | str, dict[str, Any]] = {

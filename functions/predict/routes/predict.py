@@ -1,16 +1,24 @@
-"""POST /predict: JSON body in, validated rows, model, answer shaped like the request."""
+"""POST /predict: JSON body in, validated rows, model, answer shaped like the request.
+
+The route is what OpenAPI describes and what answers when the fast path (fast_predict.py) steps
+aside; both run `check_headers` and `answer`, so both say the same to every request."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..body import parse_json, read_body, validate_as
+from ..artifact import LoadedModel
+from ..body import check_headers, parse_json, read_limited, validate_as
 from ..schemas import ErrorResponse, PredictRequest, PredictResponse
+from ..settings import Settings
 from .deps import served
 from .inference import json_response, run_model
+
+PATH = "/predict"
 
 router = APIRouter(tags=["predict"])
 
@@ -41,8 +49,17 @@ _REQUEST_BODY = {
 }
 
 
+async def answer(model: LoadedModel, settings: Settings, body: bytes, *, inline: bool = False) -> bytes:
+    """The JSON answer to a body that passed `check_headers` (or the PredictError saying why not);
+    `inline` as for `run_model`."""
+    predict_request = validate_as(PredictRequest, parse_json(body))
+    rows = predict_request.to_rows(model.n_features, settings.max_rows)
+    prediction = await run_model(model, rows, probabilities=predict_request.probabilities, inline=inline)
+    return orjson.dumps(predict_request.response(prediction))
+
+
 @router.post(
-    "/predict",
+    PATH,
     response_model=PredictResponse,
     response_model_exclude_none=True,
     responses=_ERRORS,
@@ -51,8 +68,7 @@ _REQUEST_BODY = {
 )
 async def predict(request: Request) -> Response:
     model, settings = served(request)
-    body = await read_body(request, settings.max_body_bytes)
-    predict_request = validate_as(PredictRequest, parse_json(body))
-    rows = predict_request.to_rows(model.n_features, settings.max_rows)
-    prediction = await run_model(model, rows, probabilities=predict_request.probabilities)
-    return json_response(predict_request.response(prediction))
+    headers = request.headers
+    check_headers(headers.get("content-type"), headers.get("content-length"), settings.max_body_bytes)
+    body = await read_limited(request.stream(), settings.max_body_bytes)
+    return json_response(await answer(model, settings, body))
