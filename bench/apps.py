@@ -279,10 +279,19 @@ def lambda_cold_start(app: App, cpu: int | None = SERVER_CPU) -> float:
 
 
 def rss_mib(pid: int) -> dict[str, float]:
-    """VmRSS (and the peak, VmHWM) of a process, in MiB, from /proc/PID/status."""
+    """VmRSS (and the peak, VmHWM) of a process, in MiB, from /proc/PID/status, split into its
+    anonymous part (the heap: what each worker costs on its own) and its file-backed part (mapped
+    shared libraries: held once in the page cache for every process that maps the same files, and
+    counted in RSS only as far as the pages were already cached when touched, so it moves with
+    the page cache's state: a fresh clone's just-written libraries count more)."""
     values: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             values[key] = round(int(rest.split()[0]) / 1024, 1)  # kB
-    return {"rss_mib": values["VmRSS"], "hwm_mib": values["VmHWM"]}
+    return {
+        "rss_mib": values["VmRSS"],
+        "hwm_mib": values["VmHWM"],
+        "anon_mib": values.get("RssAnon", 0.0),
+        "file_mib": values.get("RssFile", 0.0),
+    }

@@ -22,4 +22,8 @@ def test_ceiling_server_answers_and_the_fallback_generator_measures_it() -> None
     assert 0 < result.p50_ms <= result.p99_ms
     assert (sent.requests, sent.failed) == (50, 0)
     assert 10 < memory["rss_mib"] <= memory["hwm_mib"]
+    # RSS is its anonymous and file-backed pages (and a little shared memory, RssShmem)
+    assert memory["anon_mib"] > 0
+    assert memory["file_mib"] > 0
+    assert memory["anon_mib"] + memory["file_mib"] <= memory["rss_mib"] + 0.2
     assert running.server.process.poll() is not None  # stopped on leaving

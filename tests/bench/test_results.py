@@ -48,7 +48,7 @@ RAW: dict[str, Any] = {
             "requests": 10_000,
             "failed": 0,
             "idle": {"rss_mib": rss - 1, "hwm_mib": rss},
-            "after": {"rss_mib": rss, "hwm_mib": rss},
+            "after": {"rss_mib": rss, "hwm_mib": rss, "anon_mib": rss / 2, "file_mib": rss / 2},
         }
         for name, rss in (("baseline", 150.0), ("twinserve", 95.5), ("ceiling", 50.0))
     },
@@ -89,6 +89,7 @@ def test_ratios_come_from_the_medians() -> None:
     assert ratios["cold_start_lambda_vs_ceiling"] == pytest.approx(1.5)
     assert ratios["cold_start_container_vs_process"] == pytest.approx(2.0)  # 2.6 s over twinserve's 1.3 s
     assert ratios["memory_mib_over_ceiling"] == pytest.approx(45.5)
+    assert ratios["memory_anon_mib_over_ceiling"] == pytest.approx(22.8)  # (95.5 - 50) / 2, rounded
     assert ratios["zip_variant_mb"] == pytest.approx(110.4)
 
 
