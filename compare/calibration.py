@@ -11,26 +11,30 @@ by `simulate` and `validate`. All times in seconds. JSON shape (version 2):
      "server": {"cold_start_s": [...], "warm_s": {"1": [...]},
                 "pod_start_s": [...], "pod_start_source": "container" | "process",
                 "load": {"capacity_per_s": ..., "capacity_cpu_s_per_request": ..., "capacity_utilisation": ...,
-                         "capacity_connections": 32, "idle_cpu_cores": ...,
+                         "capacity_connections": 32, "idle_cpu_cores": ..., "open_capacity_per_s": ...,
+                         "driver_held_per_s": null,
                          "levels": [{"offered_per_s": ..., "achieved_per_s": ..., "requests": ..., "seconds": ...,
                                      "cpu_s_per_request": ..., "utilisation": ...,
                                      "in_process_s": [...], "overhead_s": [...]}, ...]}}}
 
 `cold_start_s` is the whole time of a request that starts an environment or a pod's process
-(process start to the first answer); `warm_s` the client's round trip of a request on a warm one,
-one at a time. The server's `pod_start_s` (optional: older records lack it) is what a new pod costs
-before its probe passes: the server image's container under the Deployment's contract, `docker run`
-to the first correct answer ("container"), or, where no Docker engine answered, the process's cold
-start ("process").
+(process start to the first answer); `warm_s` the client's round trip of a request on a warm one
+(the server's one at a time; Lambda's, locally, under light Poisson load on a pool of one runtime,
+as `compare validate` loads it, since back to back the runtime never idles). The server's
+`pod_start_s` (optional: older records lack it) is what a new pod costs before its probe passes:
+the server image's container under the Deployment's contract, `docker run` to the first correct
+answer ("container"), or, where no Docker engine answered, the process's cold start ("process").
 
 What the platforms see (version 2; optional, so version-1 records still load and simulate as they
 did, on the round trip alone):
 - Lambda's `handler_s`: the handler's duration as the local Runtime API sees it, from handing out
   the invocation to receiving its response (what REPORT's Duration bills), paired by index with
   `warm_s`: the difference is the caller's overhead.
-- The server's `load`: its saturation throughput (a closed-loop burst) and, at several open-loop
-  Poisson rates below it, the process's CPU seconds per request (/proc/PID/stat over the window,
-  divided by the requests served), its CPU utilisation, and per request its in-process latency (the
+- The server's `load`: its saturation throughput (a closed-loop burst), its open-loop capacity (the
+  Poisson rate at which its CPU reaches 0.95 of its core; `driver_held_per_s` where the load driver
+  could not hold that and capped the levels) and, at several fractions of the open-loop capacity,
+  the process's CPU seconds per request (/proc/PID/stat over the window, divided by the requests
+  served), its CPU utilisation, and per request its in-process latency (the
   access log's latency_ms: arrival at the middleware to response start) and the overhead around it
   (the load driver's latency less the in-process one, matched by x-request-id).
 """
@@ -67,6 +71,9 @@ class LoadLevel(BaseModel):
     in_process_s: list[float] = Field(min_length=1, description="per request: the access log's latency")
     overhead_s: list[float] = Field(description="the same requests: the driver's latency less in_process_s")
     driver_bound: bool = False
+    # Per core (server, driver): other tasks' work and the hypervisor's steal over the window, in cores (None:
+    # unknown); load the calibrated figures carry and a pod with its core to itself would not see.
+    other_work_cores: dict[str, dict[str, float] | None] | None = None
 
     @model_validator(mode="after")
     def _paired(self) -> Self:
@@ -83,6 +90,9 @@ class ServerLoad(BaseModel):
     capacity_utilisation: float = Field(ge=0, description="the process's CPU during the burst (about 1: CPU-bound)")
     capacity_connections: int = Field(gt=0, description="requests the burst kept in flight")
     idle_cpu_cores: float = Field(ge=0, description="what the idle process uses")
+    # What Poisson arrivals can use (compare/server_calibration.py's open_capacity); older records lack it.
+    open_capacity_per_s: float | None = Field(default=None, gt=0, description="the process's CPU at 0.95: open loop")
+    driver_held_per_s: float | None = Field(default=None, gt=0, description="set where the driver capped the levels")
     levels: list[LoadLevel] = Field(min_length=1)
 
 
@@ -225,7 +235,7 @@ class Calibration(BaseModel):
             cpu_s=tuple(table[rate] for rate in rates),
             seen=tuple(zip(lightest.in_process_s, lightest.overhead_s, strict=True)),
             idle_cpu_cores=idle,
-            capacity_per_s=load.capacity_per_s,
+            capacity_per_s=load.open_capacity_per_s or load.capacity_per_s,
         )
 
     def pod_start_s(self) -> list[float]:
@@ -261,6 +271,10 @@ def platform_view(calibration: Calibration) -> dict[str, Any]:
     if load is not None:
         out["server_capacity_per_s"] = round(load.capacity_per_s, 1)
         out["server_capacity_utilisation"] = round(load.capacity_utilisation, 3)
+        if load.open_capacity_per_s is not None:
+            out["server_open_loop_capacity_per_s"] = round(load.open_capacity_per_s, 1)
+        if load.driver_held_per_s is not None:
+            out["server_levels_capped_by_driver_at_per_s"] = round(load.driver_held_per_s, 1)
         out["server_idle_cpu_cores"] = round(load.idle_cpu_cores, 4)
         out["server_levels"] = [
             {
@@ -271,6 +285,7 @@ def platform_view(calibration: Calibration) -> dict[str, Any]:
                 "in_process_p50_ms": round(float(np.median(level.in_process_s)) * 1000, 3),
                 "overhead_p50_ms": round(float(np.median(level.overhead_s)) * 1000, 3),
                 "driver_bound": level.driver_bound,
+                "other_work_cores": level.other_work_cores,
             }
             for level in load.levels
         ]

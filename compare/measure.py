@@ -4,8 +4,9 @@ Lambda path: a fresh process running the real awslambdaric client with the handl
 local Runtime API; cold start is process start to the first invocation's response (Lambda's own
 sandbox creation, not reproducible here, comes on top). Server path: a fresh `python -m predict
 serve`; cold start is process start to the first correct answer on POST /predict. Warm times are
-client-side round trips, one at a time, after a warm-up; on the Lambda path each also gives the
-handler's duration as the Runtime API saw it (compare/runtime_api.py). What the server sees under
+client-side round trips after a warm-up: the server's one at a time; Lambda's under light Poisson
+load on a pool of one (as `compare validate` drives it), each also giving the handler's duration as
+the Runtime API saw it (compare/runtime_api.py). What the server sees under
 load is compare/server_calibration.py's. A new pod's start: where a Docker engine
 answers, the server image (built; the layer cache makes a rebuild quick) run under the Deployment's
 contract, `docker run` to the first correct answer; else the server process's cold start, labelled so.
@@ -80,28 +81,24 @@ def server_cold_start(env: Mapping[str, str], timeout_s: float = 60.0) -> float:
 def lambda_warm_times(
     env: Mapping[str, str], batches: list[int], requests: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Per batch size: the round trips, and the handler's durations of the same invocations (paired)."""
+    """Per batch size: the round trips, and the handler's durations of the same invocations (paired), measured
+    as `compare validate` loads the function: a pool of one runtime pinned to its core, this process (the
+    dispatcher and the Runtime API's threads) on the other, Poisson arrivals at a light share of the pool's
+    capacity (compare/lambda_pool.py's pairs_under_load). A round trip ends as the response arrives (a callback
+    in the Runtime API's thread), the instant compare/lambda_pool.py's callers are timed at."""
+    from .lambda_pool import pairs_under_load, pool_capacity
+    from .processes import lambda_pool
+    from .server_calibration import cores, on_cpu
+
+    runtime_cpu, driver_cpu = cores()
     times: dict[str, list[float]] = {}
     durations: dict[str, list[float]] = {}
-    with lambda_runtime(env) as runtime:
-        for rows in batches:
+    # This thread on the driver's core before the pool starts: the Runtime API's threads inherit it.
+    with on_cpu(driver_cpu), lambda_pool(env, 1, cpu=runtime_cpu) as pool:
+        for seed, rows in enumerate(batches):
             event = _lambda_event(rows)
-            for _ in range(WARM_UP):
-                runtime.api.invoke(event)
-            samples, handler = [], []
-            for _ in range(requests):
-                # The round trip ends as the response arrives (a callback in the Runtime API's thread), not when
-                # this thread wakes to read it: the same instant compare/lambda_pool.py's callers are timed at.
-                answered: list[float] = []
-                started = time.perf_counter()
-                future = runtime.api.submit(event)
-                future.add_done_callback(lambda _f: answered.append(time.perf_counter()))  # noqa: B023
-                result = future.result(timeout=30)
-                samples.append((answered[0] if answered else time.perf_counter()) - started)
-                if not result.ok or result.payload.get("statusCode") != 200 or result.duration_s is None:
-                    raise RuntimeError(f"warm invocation failed: {result.payload}")
-                handler.append(result.duration_s)
-            times[str(rows)], durations[str(rows)] = samples, handler
+            pool_capacity(pool.api, event, 1, WARM_UP)  # warm-up: the first invocations pay one-off costs
+            times[str(rows)], durations[str(rows)] = pairs_under_load(pool.api, event, 1, requests, seed=seed)
     return times, durations
 
 

@@ -1,11 +1,13 @@
 """`python -m compare validate`: the simulator against a real run of the same configuration.
 
 Server: a real single-worker `python -m predict serve` pinned to one core, its capacity measured
-with a closed-loop burst, then Poisson arrivals at 25, 50 and 80 % of it from the load driver on
-the other core (compare/server_calibration.py's windows). The simulator runs the same arrivals (the
-driver's actual send times) on one pod without an autoscaler (compare/platforms/k8s.py), from the
-calibration's server-side figures (compare/platforms/service.py). Compared: the caller's p50 and
-p99 (the driver's latency against the simulated wait + in-process latency + overhead) and the
+open loop (the Poisson rate at which its CPU reaches 0.95 of its core: compare/server_calibration.py's
+open_capacity, after a closed-loop burst that bounds it), then Poisson arrivals at 25, 50 and 80 %
+of it from the load driver on the other core, capped at the highest rate the driver held if it
+could not hold a probe (the JSON's `levels_capped_by_driver`). The simulator runs the same arrivals
+(the driver's actual send times) on one pod without an autoscaler (compare/platforms/k8s.py), from
+the calibration's server-side figures (compare/platforms/service.py). Compared: the caller's p50
+and p99 (the driver's latency against the simulated wait + in-process latency + overhead) and the
 process's CPU utilisation (/proc/PID/stat against simulated busy CPU + the idle share).
 
 Lambda: a fixed pool of real awslambdaric processes against the local Runtime API, fed open-loop by
@@ -25,6 +27,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,11 +47,13 @@ from .platforms.service import ServerService
 from .processes import cpu_seconds, involuntary_switches, lambda_pool, uvicorn_server
 from .server_calibration import (
     LogReader,
+    OtherWork,
     capacity,
     cores,
     drive_window,
     idle_cpu_cores,
     on_cpu,
+    open_capacity,
     poisson_arrivals,
 )
 from .validation import Figures, Targets, all_met, row
@@ -97,12 +102,23 @@ def simulate_server(service: ServerService, sent_s: np.ndarray, span_s: float, s
 def simulate_pool(
     handler: tuple[Empirical, Empirical], sent_s: np.ndarray, size: int, span_s: float, seed: int
 ) -> tuple[Figures, float]:
-    """The pool as Lambda with `size` provisioned environments and that concurrency limit; and its throttled share."""
+    """The pool as Lambda with `size` provisioned environments and that concurrency limit; and its throttled share.
+    An invocation holds its slot from submission to answer, as the pool's dispatcher counts it; billed and
+    compared as utilisation is the handler's duration alone."""
     duration, overhead = handler
     config = LambdaConfig(provisioned=size, concurrency_limit=size)
-    run = simulate_lambda(np.sort(sent_s), duration, Constant(0.0), config, seed, overhead=overhead)
+    run = simulate_lambda(np.sort(sent_s), duration, Constant(0.0), config, seed, overhead=overhead,
+                          overhead_holds=True)  # fmt: skip
     figures = Figures.of(run.latency_s, run.extra["duration_s_total"] / (size * span_s))
     return figures, float((run.status == THROTTLED).mean())
+
+
+def _other(
+    on_measured: dict[str, float] | None, on_driver: dict[str, float] | None
+) -> dict[str, dict[str, float] | None]:
+    """Others' work (other tasks, the hypervisor's steal), in cores, on the measured process's core and on the
+    driver's over a level's window."""
+    return {"measured_core": on_measured, "driver_core": on_driver}
 
 
 def validate_server(
@@ -115,10 +131,13 @@ def validate_server(
         warm = LoadPlan(url=server.url, arrivals=np.zeros(200), max_requests=200, max_connections=8)
         drive_window(server, log, warm, driver_cpu)
         idle = idle_cpu_cores(server, 1.0)
-        top = capacity(server, log, mode.burst, driver_cpu)
-        progress(f"server: capacity {top.per_s:,.0f} req/s (its CPU {top.utilisation:.2f} of a core)")
+        burst = capacity(server, log, mode.burst, driver_cpu)
+        top = open_capacity(server, log, burst, idle, driver_cpu)
+        capped = "" if top.driver_held_per_s is None else f", levels capped at {top.driver_held_per_s:,.0f} (driver)"
+        progress(f"server: open-loop capacity {top.per_s:,.0f} req/s (closed-loop burst {burst.per_s:,.0f}, its CPU "
+                 f"{burst.utilisation:.2f} of a core){capped}")  # fmt: skip
         for i, fraction in enumerate(LEVELS):
-            rate = fraction * top.per_s
+            rate = top.rate(fraction)
             plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, mode.seconds, 100 + i), timeout_s=10.0)
             switches = involuntary_switches(server.process.pid)
             window = drive_window(server, log, plan, driver_cpu)
@@ -130,7 +149,10 @@ def validate_server(
             simulated = simulate_server(service, sent, window.span_s, seed=i)
             rows.append(row("server", fraction, rate, measured, simulated, requests=len(window.records),
                             answered=len(window.ok), driver_bound=window.driver_bound,
-                            capacity_per_s=round(top.per_s, 1), server_preempted=switches))  # fmt: skip
+                            capacity_per_s=round(top.per_s, 1), burst_per_s=round(burst.per_s, 1),
+                            capacity_probes=[[round(r, 1), round(u, 4)] for r, u in top.probes],
+                            levels_capped_by_driver=top.driver_held_per_s is not None,
+                            server_preempted=switches, other_work_cores=_other(*window.other_work)))  # fmt: skip
             progress(f"server: {fraction:.0%} ({rate:,.0f} req/s) done")
     return rows
 
@@ -155,7 +177,10 @@ def validate_lambda(
             arrivals = poisson_arrivals(rate, mode.seconds, 200 + i)
             cpu_before = sum(cpu_seconds(p.pid) for p in pool.processes)
             switches = sum(involuntary_switches(p.pid) for p in pool.processes)
+            on_runtimes = OtherWork(runtime_cpu, lambda: sum(cpu_seconds(p.pid) for p in pool.processes))
+            on_driver = OtherWork(driver_cpu, time.process_time)  # the dispatcher and the Runtime API: this process
             run = drive_pool(pool.api, event, arrivals.tolist(), size)
+            other = _other(on_runtimes.cores(), on_driver.cores())
             cpu = sum(cpu_seconds(p.pid) for p in pool.processes) - cpu_before
             switches = sum(involuntary_switches(p.pid) for p in pool.processes) - switches
             span = run.span_s
@@ -167,7 +192,7 @@ def validate_lambda(
                                        "simulated": round(throttled, 4)},
                             cpu_utilisation_measured=round(cpu / (size * span), 4),
                             dispatch_lag_p99_ms=round(run.lag_p99_ms, 3), capacity_per_s=round(top, 1),
-                            runtime_preempted=switches))  # fmt: skip
+                            runtime_preempted=switches, other_work_cores=other))  # fmt: skip
             progress(f"lambda: {fraction:.0%} ({rate:,.0f} invocations/s) done")
     return rows
 

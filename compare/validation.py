@@ -79,17 +79,27 @@ def _percent(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:+.0%}"
 
 
+SHARED = 0.05  # cores of others' work on a row's cores beyond which the row is marked as run on a busy machine
+
+
+def shared(r: Mapping[str, Any]) -> bool:
+    """Other tasks, or the hypervisor's steal, took more than SHARED of the measured process's core or the
+    driver's."""
+    cores = (r.get("other_work_cores") or {}).values()
+    return any(v > SHARED for core in cores if core for v in core.values())
+
+
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows as text: measured / simulated and the error of each figure, '!' where a target is missed."""
-    head = (f"{'entry':<7}{'level':>6}{'req/s':>8}{'sent':>8} | {'p50 ms meas/sim':>17}{'err':>7} | "
+    head = (f"{'entry':<8}{'level':>6}{'req/s':>8}{'sent':>8} | {'p50 ms meas/sim':>17}{'err':>7} | "
             f"{'p99 ms meas/sim':>17}{'err':>7} | {'util meas/sim':>15}{'err':>8}")  # fmt: skip
     lines = [head, "-" * len(head)]
     for r in rows:
-        entry = r["entry_point"] + ("*" if r.get("driver_bound") else "")
+        entry = r["entry_point"] + ("*" if r.get("driver_bound") else "") + ("~" if shared(r) else "")
         m, s, e, ok = r["measured"], r["simulated"], r["error"], r["met"]
         mark = {name: " " if met else "!" for name, met in ok.items()}
         lines.append(
-            f"{entry:<7}{r['level']:>6.0%}{r['offered_per_s']:>8,.0f}{r.get('requests', 0):>8,} | "
+            f"{entry:<8}{r['level']:>6.0%}{r['offered_per_s']:>8,.0f}{r.get('requests', 0):>8,} | "
             f"{m['p50_ms']:>8.2f}/{s['p50_ms']:<8.2f}{_percent(e['p50']):>6}{mark['p50']} | "
             f"{m['p99_ms']:>8.2f}/{s['p99_ms']:<8.2f}{_percent(e['p99']):>6}{mark['p99']} | "
             f"{m['utilisation']:>7.3f}/{s['utilisation']:<7.3f}{e['utilisation']:>+7.3f}{mark['utilisation']}"
@@ -97,6 +107,18 @@ def table(rows: Sequence[Mapping[str, Any]]) -> str:
     if any(r.get("driver_bound") for r in rows):
         lines.append(
             "* driver-bound: the load driver fell behind its schedule, so the measured latency is partly its own"
+        )
+    capped = [r for r in rows if r.get("levels_capped_by_driver")]
+    if capped:
+        lines.append(
+            f"{capped[0]['entry_point']}: levels capped where the load driver fell behind a capacity probe; "
+            f"open-loop capacity {capped[0].get('capacity_per_s', 0):,.0f}/s, so a level's rate is the lower of "
+            "its share of that and the highest rate the driver held"
+        )
+    if any(shared(r) for r in rows):
+        lines.append(
+            f"~ shared: other tasks or the hypervisor's steal took more than {SHARED:g} of a core on the measured "
+            "or the driver's core (other_work_cores), which the simulated pod or pool never sees"
         )
     return "\n".join(lines)
 

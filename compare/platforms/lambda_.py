@@ -157,11 +157,17 @@ def simulate_lambda(
     seed: int = 0,
     *,
     overhead: Distribution | None = None,
+    overhead_holds: bool = False,
 ) -> RunRecords:
     """`warm`: the handler's duration (it holds the environment and is billed); `init`: the extra time of a
     request that starts an environment; `overhead`: what the caller waits beyond the duration (the Runtime
-    API's and the network's round trip), neither billed nor holding the environment. Without it the caller
-    sees the duration alone (a round trip given as `warm` already holds it)."""
+    API's and the network's round trip), never billed, and holding the environment only with `overhead_holds`.
+    Without it the caller sees the duration alone (a round trip given as `warm` already holds it).
+
+    `overhead_holds`: the concurrency slot is taken from the caller's submission to its answer, not for the
+    duration alone. That is how compare/lambda_pool.py counts invocations in flight (a local pool of fixed size
+    throttles an arrival that finds `size` unanswered), so `compare validate` simulates it so; Lambda's own
+    concurrency is its environments' busy time, the default."""
     rng = np.random.default_rng(seed)
     n = int(arrivals.size)
     service, init_time = warm.sample(rng, n), init.sample(rng, n)
@@ -180,7 +186,8 @@ def simulate_lambda(
             instances[next_second], busy_now[next_second] = environments.count, len(environments.busy)
             next_second += 1
 
-    for t, s, i in zip(arrivals.tolist(), service.tolist(), init_time.tolist(), strict=True):
+    held = service + around if overhead_holds else service  # billing stays on `service` (_records)
+    for t, s, i in zip(arrivals.tolist(), held.tolist(), init_time.tolist(), strict=True):
         record_seconds_until(t)
         environments.advance(t)
         routes.append(environments.assign(t, s, i))

@@ -42,7 +42,7 @@ class ServerService:
     cpu_s: tuple[float, ...]  # CPU seconds per request at each rate (the idle process's share taken out)
     seen: tuple[tuple[float, float], ...]  # (in-process latency, overhead) pairs at the lightest level
     idle_cpu_cores: float
-    capacity_per_s: float
+    capacity_per_s: float  # what one pod sustains under Poisson arrivals (older records: its closed-loop burst)
 
     def __post_init__(self) -> None:
         if not self.rates_per_s or len(self.rates_per_s) != len(self.cpu_s) or not self.seen:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..validation import SHARED, shared
+
 START, END = "<!-- validation -->", "<!-- /validation -->"
 
 
@@ -32,7 +34,8 @@ def validation_section(result: Mapping[str, Any]) -> str:
     for row in result["rows"]:
         m, s, e, ok = row["measured"], row["simulated"], row["error"], row["met"]
         body.append(
-            f"<tr><th>{html.escape(row['entry_point'])}{' (driver-bound)' if row.get('driver_bound') else ''}</th>"
+            f"<tr><th>{html.escape(row['entry_point'])}{' (driver-bound)' if row.get('driver_bound') else ''}"
+            f"{' (shared core)' if shared(row) else ''}</th>"
             f"<td>{row['level']:.0%}</td>"
             f"<td>{row['offered_per_s']:,.0f}</td><td>{row.get('answered', 0):,}</td>"
             + _figure(m["p50_ms"], s["p50_ms"], e["p50"], ok["p50"], relative=True)
@@ -49,7 +52,9 @@ def validation_section(result: Mapping[str, Any]) -> str:
         f"concurrency). Targets: utilisation within {targets['utilisation_abs']:g} absolute, p50 within "
         f"{targets['p50_rel']:.0%}, p99 within {targets['p99_rel']:.0%}: {verdict}. Server utilisation is the "
         "process's CPU; Lambda's the environments' busy share (what it bills). Not shown: Lambda's own "
-        "scheduling and a real network (both paths run on loopback).</p>"
+        "scheduling and a real network (both paths run on loopback). A row marked shared core ran while other "
+        f"tasks or the hypervisor's steal took more than {SHARED:g} of a core on the measured or the driver's "
+        "core, which no simulated pod sees.</p>"
         f"<table>{head}{''.join(body)}</table>{END}"
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from compare.calibration import Calibration, EntryPointTimes
+from compare.calibration import Calibration, EntryPointTimes, platform_view
 
 
 def _calibration() -> Calibration:
@@ -162,3 +162,19 @@ def test_a_noisy_level_never_makes_a_higher_rate_cost_the_core_less() -> None:
     assert service is not None
     # 800/s at 0.14 of a core (net of idle) is below 160/s's 0.2: lifted to 0.2, i.e. 0.2 / 800 per request.
     assert service.cpu_s[:2] == pytest.approx((0.2 / 160, 0.2 / 800))
+
+
+def test_the_open_loop_capacity_is_the_services_and_shown_where_the_driver_capped_the_levels() -> None:
+    record = _version_2()
+    older = Calibration.model_validate(record).server_service()
+    assert older is not None
+    assert older.capacity_per_s == 1600.0  # a record without it: the burst's
+    record["server"]["load"].update(open_capacity_per_s=1200.0, driver_held_per_s=1000.0)  # type: ignore[index]
+    calibration = Calibration.model_validate(record)
+    service = calibration.server_service()
+    assert service is not None
+    assert service.capacity_per_s == 1200.0
+    assert service.rates_per_s[-1] == 1600.0  # the burst still closes the CPU table
+    view = platform_view(calibration)
+    assert view["server_open_loop_capacity_per_s"] == 1200.0
+    assert view["server_levels_capped_by_driver_at_per_s"] == 1000.0

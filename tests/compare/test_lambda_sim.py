@@ -76,3 +76,22 @@ def test_distribution_notation() -> None:
         parse_distribution("gamma:1")
     with pytest.raises(ValueError, match="KIND:SECONDS"):
         parse_distribution("exp:fast")
+
+
+def test_an_overhead_that_holds_the_environment_throttles_sooner_and_is_never_billed() -> None:
+    # One environment, 1 s handler + 1 s overhead; a second arrival at 1.5 s: free after the duration, busy after
+    # the round trip (how the local pool counts an invocation in flight).
+    arrivals = np.array([0.0, 1.5])
+    config = LambdaConfig(provisioned=1, concurrency_limit=1)
+    runs = {
+        holds: simulate_lambda(
+            arrivals, Constant(1.0), Constant(0.0), config, overhead=Constant(1.0), overhead_holds=holds
+        )
+        for holds in (False, True)
+    }
+    assert (runs[False].status == OK).all()
+    assert runs[True].status.tolist() == [OK, THROTTLED]
+    assert runs[True].latency_s[0] == pytest.approx(2.0)
+    assert runs[False].extra["duration_s_total"] == pytest.approx(2.0)  # billed: durations only
+    assert runs[True].extra["duration_s_total"] == pytest.approx(1.0)
+    assert runs[True].extra["billed_ms_total"] == 1000

@@ -103,3 +103,18 @@ def test_the_handlers_duration_is_what_the_runtime_api_saw(predict_env: dict[str
     assert result.duration_s is not None
     assert 0 < result.duration_s < round_trip
     assert all(r.ok and r.duration_s is not None and r.duration_s > 0 for r in submitted)
+
+
+@pytest.mark.slow
+def test_pairs_under_light_load_are_answered_invocations_with_the_duration_inside_the_trip(
+    predict_env: dict[str, str],
+) -> None:
+    """What calibrate records of Lambda: a pool of one under Poisson arrivals, `requests` answered pairs."""
+    from compare.lambda_pool import pairs_under_load
+    from compare.processes import lambda_pool
+
+    event = load_event("predict-features-v2.json")
+    with lambda_pool(child_env(**predict_env), 1) as pool:
+        trips, durations = pairs_under_load(pool.api, event, 1, 60)
+    assert len(trips) == len(durations) == 60
+    assert all(0 < duration < trip for duration, trip in zip(durations, trips, strict=True))

@@ -6,6 +6,7 @@ scheduled request counted, the utilisation rising with the load, the server's CP
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -63,11 +64,21 @@ def test_validate_short_measures_both_paths_and_compares_them(
         # Poisson at the level's rate for 4 s: the count scheduled is near rate x 4 s (sd ~ sqrt of it).
         assert abs(r["requests"] - r["offered_per_s"] * 4) < 6 * (r["offered_per_s"] * 4) ** 0.5 + 5
     for entry in ("server", "lambda"):
-        measured = [r["measured"]["utilisation"] for r in rows if r["entry_point"] == entry]
-        simulated = [r["simulated"]["utilisation"] for r in rows if r["entry_point"] == entry]
-        assert measured == sorted(measured), (entry, measured)
-        assert measured[0] > 0
-        assert simulated == sorted(simulated), (entry, simulated)
+        ours = [r for r in rows if r["entry_point"] == entry]
+        assert ours[0]["measured"]["utilisation"] > 0
+        for low, high in itertools.pairwise(ours):
+            assert high["offered_per_s"] >= low["offered_per_s"]
+            # Levels capped at the rate the driver held can share a rate: only a clearly higher one must cost more.
+            if high["offered_per_s"] > 1.9 * low["offered_per_s"]:
+                assert high["measured"]["utilisation"] > low["measured"]["utilisation"], (entry, low, high)
+                assert high["simulated"]["utilisation"] > low["simulated"]["utilisation"], (entry, low, high)
+    server = [r for r in rows if r["entry_point"] == "server"]
+    capped = {r["levels_capped_by_driver"] for r in server}
+    assert len(capped) == 1  # one capacity for the three levels
+    if not capped.pop():  # uncapped: the levels are the stated shares of the open-loop capacity
+        assert [r["offered_per_s"] for r in server] == pytest.approx(
+            [f * server[0]["capacity_per_s"] for f in (0.25, 0.5, 0.8)], rel=1e-3
+        )
     lambda_rows = [r for r in rows if r["entry_point"] == "lambda"]
     assert all(r["answered"] + round(r["throttled"]["measured"] * r["requests"]) <= r["requests"] for r in lambda_rows)
     page = (report / "index.html").read_text()
