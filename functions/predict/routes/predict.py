@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..artifact import LoadedModel
-from ..body import check_headers, parse_json, read_limited, validate_as
+from ..body import parse_json, read_body, validate_as
 from ..schemas import ErrorResponse, PredictRequest, PredictResponse
 from ..settings import Settings
 from .deps import served
@@ -68,7 +68,5 @@ async def answer(model: LoadedModel, settings: Settings, body: bytes, *, inline:
 )
 async def predict(request: Request) -> Response:
     model, settings = served(request)
-    headers = request.headers
-    check_headers(headers.get("content-type"), headers.get("content-length"), settings.max_body_bytes)
-    body = await read_limited(request.stream(), settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes)
     return json_response(await answer(model, settings, body))
