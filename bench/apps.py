@@ -28,7 +28,7 @@ import httpx
 
 from compare.events import load_event, reply_from_lambda
 from compare.measure import IRIS_ROW
-from compare.processes import LAMBDA_ENV, REPO, LambdaRuntime, Server, free_port, stop
+from compare.processes import LAMBDA_ENV, REPO, LambdaRuntime, Server, free_port, pinned, stop
 from compare.runtime_api import LocalRuntimeAPI
 
 BENCH = Path(__file__).resolve().parent
@@ -105,14 +105,6 @@ def build_apps(baseline_python: Path) -> list[App]:
             handler="bench.ceiling.handler",
         ),
     ]
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    """`taskset -c CPU command` (same PID: taskset execs), or the command alone without taskset or a second CPU."""
-    taskset = shutil.which("taskset")
-    if cpu is None or taskset is None or (os.cpu_count() or 1) < 2:
-        return command
-    return [taskset, "-c", str(cpu), *command]
 
 
 # The baseline's own venv, installed as the tutorials install it.

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compare.processes import REPO
+from compare.processes import REPO, pinned
 
 from .apps import (
     LOAD_CPU,
@@ -38,7 +38,6 @@ from .apps import (
     App,
     Serving,
     lambda_cold_start,
-    pinned,
     rss_mib,
     server_cold_start,
     server_info,

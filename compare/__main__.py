@@ -109,9 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     drive.add_argument("--max-requests", type=int, default=100_000, help="stop after this many requests")
     drive.add_argument("--max-seconds", type=float, default=600.0, help="stop scheduling after this long")
     drive.add_argument("--timeout", type=float, default=30.0, help="seconds each request may take")
-    drive.add_argument("--max-in-flight", type=int, default=512, help="most requests in flight (beyond: lag)")
+    drive.add_argument("--max-in-flight", type=_positive_int, default=512, help="most requests in flight (beyond: lag)")
     drive.add_argument(
-        "--workers", type=int, default=1, help="driver processes sharing the arrivals (one per core they may use)"
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="driver processes sharing the arrivals (one per core they may use)",
     )
     drive.add_argument(
         "--lag-threshold-ms",

@@ -230,8 +230,6 @@ def validate(args: argparse.Namespace) -> dict[str, Any]:
     from .report.validation import write_validation
     from .validation import table
 
-    if args.lambda_pool < 1:
-        raise ValueError(f"--lambda-pool {args.lambda_pool}: a pool has one runtime process or more")
     result = run_validation(args.calibration, short=args.short, pool_size=args.lambda_pool, model_dir=args.model_dir)
     if args.report:
         result["report"] = str(write_validation(args.report, result))

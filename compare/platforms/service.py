@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Distribution, Empirical
+from .base import Distribution
 
 RATE_WINDOW_S = 10  # seconds of arrivals that make a pod's offered rate
 REFERENCE_LOAD = 0.7  # where one figure stands for the service: a pod at 70 % of its capacity (HPA-like)
@@ -74,10 +74,6 @@ class ServerService:
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.mean)
-
-    @property
-    def in_process(self) -> Empirical:
-        return Empirical(tuple(p[0] for p in self.seen))
 
 
 class PodWork:

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.apps import FEATURES_BODY, LOAD_CPU, SERVER_CPU, Serving, build_apps, pinned, serving
+from bench.apps import FEATURES_BODY, LOAD_CPU, SERVER_CPU, Serving, build_apps, serving
 from compare.calibration import Calibration, EntryPointTimes
 from compare.load import LoadPlan, drive_plan, read_run, summarize
+from compare.processes import pinned
 from tests.helpers import REPO
 
 # Quiet, this machine's lag p99 is ~2 ms at 2,000/s (and at 3,000/s); another process sharing the
