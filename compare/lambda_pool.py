@@ -36,6 +36,7 @@ class PoolRun:
     duration_s: np.ndarray  # NaN where throttled or failed
     status: np.ndarray
     lag_p99_ms: float  # the dispatcher's own schedule lag
+    started_at: float = math.nan  # the schedule's start, time.monotonic() (perf_counter's clock on Linux)
 
     @property
     def span_s(self) -> float:
@@ -59,6 +60,7 @@ def drive_pool(
     in_flight = 0
     futures: list[Future[InvocationResult]] = []
     start = time.perf_counter()
+    started_at = time.monotonic()
 
     def answered(index: int, sent_at: float, future: Future[InvocationResult]) -> None:
         nonlocal in_flight
@@ -96,7 +98,7 @@ def drive_pool(
     status[status == 0] = FAILED  # never answered within the timeout
     lag = sent - np.asarray(arrivals, dtype=float)
     lag_p99 = float(np.percentile(lag, 99) * 1000) if n else math.nan
-    return PoolRun(sent, latency, duration, status, lag_p99)
+    return PoolRun(sent, latency, duration, status, lag_p99, started_at)
 
 
 def pool_capacity(api: LocalRuntimeAPI, event: Any, size: int, requests: int) -> float:

@@ -70,6 +70,7 @@ class LoadRun:
     records: list[RequestRecord]
     scheduled: int
     held_by_cap: int
+    started_at: float = math.nan  # the schedule's start, time.monotonic(): records' sent_s count from it
 
     @property
     def unsent(self) -> int:
@@ -97,7 +98,7 @@ def drive_plan(plan: LoadPlan, progress: bool = False) -> LoadRun:
         progress=progress,
     )
     columns = drive(job, plan.workers)
-    return LoadRun(_records(columns), int(schedule.size), columns.held_by_cap)
+    return LoadRun(_records(columns), int(schedule.size), columns.held_by_cap, columns.started_at)
 
 
 def run_load(plan: LoadPlan, progress: bool = False) -> list[RequestRecord]:

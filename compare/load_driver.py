@@ -66,6 +66,7 @@ class Columns:
     cold_start: np.ndarray
     request_id: list[str]
     held_by_cap: int = 0  # requests that waited for a free in-flight slot before being sent
+    started_at: float = math.nan  # the schedule's start on the driver's clock (time.monotonic)
 
     @classmethod
     def empty(cls, scheduled: np.ndarray) -> Columns:
@@ -77,7 +78,7 @@ class Columns:
         keep = ~np.isnan(self.sent_s)
         ids = [rid for rid, k in zip(self.request_id, keep.tolist(), strict=True) if k]
         return Columns(self.scheduled_s[keep], self.sent_s[keep], self.latency_s[keep], self.status[keep],
-                       self.cold_start[keep], ids, self.held_by_cap)  # fmt: skip
+                       self.cold_start[keep], ids, self.held_by_cap, self.started_at)  # fmt: skip
 
     @classmethod
     def merge(cls, parts: list[Columns]) -> Columns:
@@ -92,6 +93,7 @@ class Columns:
             np.concatenate([p.cold_start for p in parts])[order],
             [ids[i] for i in order.tolist()],
             sum(p.held_by_cap for p in parts),
+            min((p.started_at for p in parts), default=math.nan),  # one common start: every worker has it
         )
 
 
@@ -205,6 +207,7 @@ async def _run_job_aiohttp(job: Job, ready: Callable[[], float] | None, clock: C
             await asyncio.wait(set(pending))
     if job.progress:
         print(file=sys.stderr)
+    sender.out.started_at = start
     return sender.out
 
 

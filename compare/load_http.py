@@ -251,6 +251,7 @@ class Client:
             np.array(self.cold, dtype=bool),
             self.request_id,
             self.held_by_cap,
+            self.start,
         )
 
 

@@ -18,9 +18,13 @@ says whether the burst saturated the server (about 1) or the driver. That burst 
 Poisson arrivals can use: with 32 in flight the loop reads and answers many requests a turn, and
 CPU per request falls well below what a request costs arriving on its own. The load levels are
 therefore fractions of the open-loop capacity (`open_capacity`): the Poisson rate at which the
-process's CPU reaches OPEN_LOOP_TARGET of its core, found with short Poisson probes, the
-second at the first one's estimate. Where the driver cannot hold a probe's rate (its schedule
-falls behind), the levels are capped at the highest rate it held, and the record says so.
+process's CPU reaches OPEN_LOOP_TARGET of its core. Each Poisson probe's CPU per request gives an
+estimate of it; CPU per request still falls as the rate rises, so an estimate from a probe well
+below it overshoots, and it is accepted only once a probe run at it (or just below) kept the
+worker under SATURATED with the driver on schedule. A probe that saturates the worker or leaves
+the driver behind steps the next one down (`next_probe`); at most MAX_PROBES run. Where the
+driver fell behind a probe, the levels are also capped at the highest rate it held, and the
+record says so. Calibrate and validate start alike (`measured_capacity`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,8 +53,13 @@ MAX_SAMPLES = 2000  # per level: enough for the percentiles, small enough for th
 BURST_CONNECTIONS = 32
 OPEN_LOOP_TARGET = 0.95  # the worker's CPU at open-loop capacity: below 1, where a Poisson queue is still stable
 FIRST_PROBE = 0.5  # the first open-loop probe's rate, as a fraction of the burst's throughput
-PROBE_S = 2.0  # each probe's Poisson arrivals
-MAX_PROBES = 3
+# Each probe's Poisson arrivals. Not shorter: the cores here slow down for 20-100 ms now and then, and one such
+# episode moves a short probe's utilisation by a few hundredths, as much as the band a probe is accepted in.
+PROBE_S = 3.0
+MAX_PROBES = 5
+SATURATED = 0.97  # a probe's utilisation at which the worker is taken as saturated: the rate is above its capacity
+NEAR = 0.05  # a probe vouches for an estimate at most this far above its own rate
+STEP_DOWN = 0.9  # the next probe after one that failed: at most this share of the failed rate
 # A probe the driver sent more than this late (p99) counts as not held: its late arrivals go out in bunches, the
 # loop answers a bunch a turn, and CPU per request comes out low (one run: 0.18 ms in a probe at 4,157/s held to
 # 10 ms, 0.25 ms over 5 s at the same rate), so the capacity it gives is too high. Not lower than 3 ms: the
@@ -153,6 +163,15 @@ class OtherWork:
                 "stolen": round(stolen / wall, 4)}  # fmt: skip
 
 
+def other_work_cores(
+    on_measured: dict[str, float] | None, on_driver: dict[str, float] | None
+) -> dict[str, dict[str, float] | None]:
+    """Others' work (other tasks, the hypervisor's steal), in cores, on the measured process's core and on the
+    driver's over a window, as calibrate's and validate's records hold it (older calibration records name the
+    measured core "server_core"; they load as they are, the dict read by its values)."""
+    return {"measured_core": on_measured, "driver_core": on_driver}
+
+
 def pinned_cpu(pid: int) -> int | None:
     """The one core a process is pinned to, if it is."""
     allowed = os.sched_getaffinity(pid) if hasattr(os, "sched_getaffinity") else set()
@@ -169,12 +188,16 @@ class Window:
     span_s: float  # the schedule's start to the last answer (the driver's clock)
     driver_bound: bool
     in_process_s: dict[str, float]  # request id -> the access log's latency
+    started_at: float  # the driver's schedule start, time.monotonic(): the records' sent_s count from it
     # Other tasks' work on the server's and the driver's cores over the window, in cores (None: unknown).
     other_work: tuple[dict[str, float] | None, dict[str, float] | None] = (None, None)
 
     @property
     def ok(self) -> list[RequestRecord]:
         return [r for r in self.records if r.status == OK]
+
+    def other_work_cores(self) -> dict[str, dict[str, float] | None]:
+        return other_work_cores(*self.other_work)
 
     def utilisation(self, idle_cores: float) -> float:
         """CPU seconds per second while the load lasted: the idle share outside the span taken out."""
@@ -199,7 +222,7 @@ def drive_window(
     if span <= 0:
         raise RuntimeError(f"the load run against {server.url} recorded no answered request")
     bound = bool(summarize(records, lag_threshold_ms, unsent=run.unsent)["driver_bound"])
-    return Window(records, cpu, wall, span, bound, access_latencies(log.new_text()), other)
+    return Window(records, cpu, wall, span, bound, access_latencies(log.new_text()), run.started_at, other)
 
 
 def idle_cpu_cores(server: Server, seconds: float) -> float:
@@ -238,12 +261,51 @@ def capacity(server: Server, log: LogReader, requests: int, driver_cpu: int | No
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One open-loop probe's outcome: its offered rate, the worker's CPU utilisation over it, the rate at which
+    its CPU per request would put the core at OPEN_LOOP_TARGET (never above the burst), and whether the driver
+    fell behind its schedule."""
+
+    rate: float
+    utilisation: float
+    estimate: float
+    driver_bound: bool
+
+    @classmethod
+    def of(
+        cls, rate: float, utilisation: float, achieved: float, *, idle: float, burst_per_s: float, driver_bound: bool
+    ) -> Probe:
+        # The server's CPU per request is its own even where the driver fell behind (it served what came).
+        per_request = max(1e-6, utilisation - idle) / achieved
+        return cls(rate, utilisation, min(burst_per_s, (OPEN_LOOP_TARGET - idle) / per_request), driver_bound)
+
+    @property
+    def failed(self) -> bool:
+        """Too fast to be the capacity: the worker saturated, or the driver could not keep the schedule."""
+        return self.driver_bound or self.utilisation >= SATURATED
+
+    @property
+    def near(self) -> bool:
+        """Run at, or just below, the rate it estimates: far below, its CPU per request is too high an answer
+        (the loop answers more per turn as the rate rises), so its estimate overshoots."""
+        return self.estimate <= self.rate * (1 + NEAR)
+
+
+@dataclass(frozen=True)
 class OpenCapacity:
     """What a worker sustains under Poisson arrivals, and the highest rate the load driver held if it fell behind."""
 
     per_s: float  # the rate at which the process's CPU reaches OPEN_LOOP_TARGET of its core
-    probes: tuple[tuple[float, float], ...]  # (offered rate, CPU utilisation) of each probe
+    outcomes: tuple[Probe, ...]  # every probe, in the order run
     driver_held_per_s: float | None  # None: the driver held every probe; else the highest rate it held
+    # The probe that vouches for per_s (held, below SATURATED, at or just below it); None: none could (the driver
+    # fell behind below it) or none did within MAX_PROBES.
+    accepted: int | None
+
+    @property
+    def probes(self) -> tuple[tuple[float, float], ...]:
+        """(offered rate, CPU utilisation) of each probe."""
+        return tuple((p.rate, p.utilisation) for p in self.outcomes)
 
     def rate(self, fraction: float) -> float:
         """A load level's rate: `fraction` of the capacity, no more than the driver holds."""
@@ -251,36 +313,69 @@ class OpenCapacity:
         return rate if self.driver_held_per_s is None else min(rate, self.driver_held_per_s)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Where the probes settled: the capacity, and the probe that vouches for it."""
+
+    per_s: float
+    accepted: int | None  # held below SATURATED at or just below per_s; None: the driver's limit came first, or none
+
+
+def next_probe(probes: Sequence[Probe], burst_per_s: float) -> float | Verdict:
+    """After `probes`, the next probe's rate, or where they settled. The last probe is accepted where it held,
+    stayed below SATURATED and ran at or just below its own estimate, which is the capacity (its own rate where
+    that estimate reaches a rate that failed). Otherwise the next probe runs at its estimate, at most STEP_DOWN
+    of the lowest rate that failed. Where that is no more than NEAR above the fastest probe that held, the probes
+    have met: below a saturated probe, the held one is accepted at its own rate; below one the driver fell
+    behind, the capacity is the held probe's estimate, vouched for by no probe (the levels are capped at the
+    driver's rate anyway). A failure is never given a second chance: the machine's speed drifts, and the levels
+    run later, so of two samples at a rate the worse is the one to plan on."""
+    last = probes[-1]
+    saturated = min((p.rate for p in probes if p.utilisation >= SATURATED), default=math.inf)
+    failed = min((p.rate for p in probes if p.failed), default=math.inf)
+    if not last.failed and last.near:
+        return Verdict(last.estimate if last.estimate < failed else last.rate, len(probes) - 1)
+    rate = min(last.estimate, burst_per_s, STEP_DOWN * failed)
+    best = max((i for i, p in enumerate(probes) if not p.failed), key=lambda i: probes[i].rate, default=None)
+    if best is None or rate > probes[best].rate * (1 + NEAR):
+        return rate
+    if saturated <= failed:
+        return Verdict(probes[best].rate, best)
+    return Verdict(max(probes[best].rate, min(probes[best].estimate, STEP_DOWN * saturated)), None)
+
+
+def settle(probes: Sequence[Probe]) -> Verdict:
+    """Out of probes without a verdict: the fastest probe that held, at its own rate (or its estimate if lower);
+    with none, STEP_DOWN of the slowest probe, vouched for by none."""
+    held = [i for i, p in enumerate(probes) if not p.failed]
+    if held:
+        best = max(held, key=lambda i: probes[i].rate)
+        return Verdict(min(probes[best].rate, probes[best].estimate), best)
+    return Verdict(STEP_DOWN * min(p.rate for p in probes), None)
+
+
 def open_capacity(
     server: Server, log: LogReader, burst: Capacity, idle: float, driver_cpu: int | None, *, seed: int = 900
 ) -> OpenCapacity:
-    """Poisson probes: the first at FIRST_PROBE of the burst's rate; each gives CPU per request there, so the rate
-    at which the core reaches OPEN_LOOP_TARGET, and the second runs at that estimate, where CPU per request is
-    nearer the answer's (it falls as the rate rises). Where the driver falls behind a probe, a third probe halves
-    the gap between the rates it held and did not, and the estimate is the last held probe's. Never above the
-    burst's throughput."""
-    rate, held, failed = FIRST_PROBE * burst.per_s, 0.0, math.inf
-    estimate: float | None = None
-    probes: list[tuple[float, float]] = []
+    """Poisson probes of PROBE_S each, the first at FIRST_PROBE of the burst's rate, each next one where
+    `next_probe` says, until one is accepted or MAX_PROBES have run (then `settle`)."""
+    rate, probes = FIRST_PROBE * burst.per_s, list[Probe]()
+    verdict: Verdict | None = None
     for step in range(MAX_PROBES):
-        if step == MAX_PROBES - 1 and failed == math.inf:
-            break  # the driver held both: no third probe needed
         plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, PROBE_S, seed + step), timeout_s=10.0)
         window = drive_window(server, log, plan, driver_cpu, PROBE_LAG_MS)
-        utilisation = window.utilisation(idle)
-        probes.append((rate, utilisation))
-        # The server's CPU per request is its own even where the driver fell behind (it served what came).
-        per_request = max(1e-6, utilisation - idle) / (len(window.ok) / window.span_s)
-        candidate = min(burst.per_s, (OPEN_LOOP_TARGET - idle) / per_request)
-        if window.driver_bound:
-            failed = min(failed, rate)
-            estimate = estimate or candidate
-        else:
-            held, estimate = max(held, rate), candidate
-        rate = estimate if failed == math.inf else (held + failed) / 2 if held else failed / 2
-    assert estimate is not None  # nosec B101  # the first probe always runs
-    driver_held = None if failed == math.inf else (held or failed / 2)
-    return OpenCapacity(estimate, tuple(probes), driver_held)
+        probes.append(Probe.of(rate, window.utilisation(idle), len(window.ok) / window.span_s, idle=idle,
+                               burst_per_s=burst.per_s, driver_bound=window.driver_bound))  # fmt: skip
+        step_next = next_probe(probes, burst.per_s)
+        if isinstance(step_next, Verdict):
+            verdict = step_next
+            break
+        rate = step_next
+    verdict = verdict or settle(probes)
+    driver_held = None
+    if any(p.driver_bound for p in probes):
+        driver_held = max((p.rate for p in probes if not p.driver_bound), default=verdict.per_s)
+    return OpenCapacity(verdict.per_s, tuple(probes), driver_held, verdict.accepted)
 
 
 def level(
@@ -307,8 +402,35 @@ def level(
         in_process_s=[matched[i][0] for i in keep],
         overhead_s=[max(0.0, matched[i][1] - matched[i][0]) for i in keep],
         driver_bound=window.driver_bound,
-        other_work_cores={"server_core": window.other_work[0], "driver_core": window.other_work[1]},
+        other_work_cores=window.other_work_cores(),
     )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A running server's capacity, as calibrate and validate both start: its idle CPU, the closed-loop burst, and
+    the open-loop capacity its load levels are fractions of."""
+
+    idle: float  # cores the idle process uses
+    burst: Capacity
+    open: OpenCapacity
+
+    def describe(self) -> str:
+        probes = ", ".join(f"{p.rate:,.0f}/s at {p.utilisation:.3f}{' (driver behind)' if p.driver_bound else ''}"
+                           for p in self.open.outcomes)  # fmt: skip
+        accepted = f"probe {self.open.accepted + 1} accepted" if self.open.accepted is not None else "none vouches"
+        capped = "" if self.open.driver_held_per_s is None else f", levels capped at {self.open.driver_held_per_s:,.0f}"
+        return (f"open-loop capacity {self.open.per_s:,.0f} req/s (probes {probes}: {accepted}{capped}); closed-loop "
+                f"burst {self.burst.per_s:,.0f} req/s, its CPU {self.burst.utilisation:.2f} of a core")  # fmt: skip
+
+
+def measured_capacity(server: Server, log: LogReader, driver_cpu: int | None, *, burst: int) -> Measured:
+    """Warm-up, the idle process's CPU, a closed-loop burst of `burst` requests, then the open-loop probes."""
+    warm = LoadPlan(url=server.url, arrivals=np.zeros(200), max_requests=200, max_connections=8, timeout_s=30.0)
+    drive_window(server, log, warm, driver_cpu)  # warm-up: the first answers pay one-off costs
+    idle = idle_cpu_cores(server, 2.0)
+    top = capacity(server, log, burst, driver_cpu)
+    return Measured(idle, top, open_capacity(server, log, top, idle, driver_cpu))
 
 
 def server_load(
@@ -319,23 +441,22 @@ def server_load(
     fractions: Sequence[float] = LEVELS,
     driver_cpu: int | None = None,
     seed: int = 0,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> ServerLoad:
     """The whole server-side calibration against a running (pinned) server."""
     log = LogReader(server)
-    warm = LoadPlan(url=server.url, arrivals=np.zeros(200), max_requests=200, max_connections=8, timeout_s=30.0)
-    drive_window(server, log, warm, driver_cpu)  # warm-up: the first answers pay one-off costs
-    idle = idle_cpu_cores(server, 2.0)
-    top = capacity(server, log, burst, driver_cpu)
-    sustained = open_capacity(server, log, top, idle, driver_cpu)
+    measured = measured_capacity(server, log, driver_cpu, burst=burst)
+    progress(f"server: {measured.describe()}")
+    idle, sustained = measured.idle, measured.open
     levels = [
         level(server, log, sustained.rate(fraction), seconds=seconds, idle=idle, driver_cpu=driver_cpu, seed=seed + i)
         for i, fraction in enumerate(fractions)
     ]
     return ServerLoad(
-        capacity_per_s=top.per_s,
-        capacity_cpu_s_per_request=top.cpu_s_per_request,
-        capacity_utilisation=top.utilisation,
-        capacity_connections=top.connections,
+        capacity_per_s=measured.burst.per_s,
+        capacity_cpu_s_per_request=measured.burst.cpu_s_per_request,
+        capacity_utilisation=measured.burst.utilisation,
+        capacity_connections=measured.burst.connections,
         idle_cpu_cores=idle,
         open_capacity_per_s=sustained.per_s,
         driver_held_per_s=sustained.driver_held_per_s,

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import Calibration
+from .core_speed import FULL_SPEED, CoreSpeed, probe
 from .events import load_event, make_event
 from .hpa import HPAParams
 from .load import LoadPlan
@@ -48,12 +49,11 @@ from .processes import cpu_seconds, involuntary_switches, lambda_pool, uvicorn_s
 from .server_calibration import (
     LogReader,
     OtherWork,
-    capacity,
     cores,
     drive_window,
-    idle_cpu_cores,
+    measured_capacity,
     on_cpu,
-    open_capacity,
+    other_work_cores,
     poisson_arrivals,
 )
 from .validation import Figures, Targets, all_met, row
@@ -92,33 +92,41 @@ def one_pod(service: ServerService) -> K8sConfig:
                      pod_start=Constant(0.0), idle_cpu_cores=service.idle_cpu_cores)  # fmt: skip
 
 
-def simulate_server(service: ServerService, sent_s: np.ndarray, span_s: float, seed: int) -> Figures:
-    arrivals = np.sort(sent_s)
+def simulate_server(
+    service: ServerService, sent_s: np.ndarray, span_s: float, *, seed: int, speed: CoreSpeed = FULL_SPEED
+) -> Figures:
+    """The arrivals on one pod, replayed at the machine's `speed` (FULL_SPEED: a core that never slows): the run's
+    clock mapped to work time, simulated there, the answers and the worker's busy spans mapped back."""
+    sent = np.sort(sent_s)
+    arrivals = speed.work_time(sent)
     run = simulate_k8s(arrivals, service, one_pod(service), seed)
-    utilisation = run.extra["busy_cpu_s"] / span_s + service.idle_cpu_cores
-    return Figures.of(run.latency_s, utilisation)
+    latency = speed.wall_time(arrivals + run.latency_s) - sent
+    until, held = run.per_request["held_until_s"], run.per_request["occupancy_s"]
+    busy_s = float(np.nansum(speed.wall_spans(until - held, until)))
+    return Figures.of(latency, busy_s / span_s + service.idle_cpu_cores)
 
 
 def simulate_pool(
-    handler: tuple[Empirical, Empirical], sent_s: np.ndarray, size: int, span_s: float, seed: int
+    handler: tuple[Empirical, Empirical],
+    sent_s: np.ndarray,
+    size: int,
+    span_s: float,
+    *,
+    seed: int,
+    speed: CoreSpeed = FULL_SPEED,
 ) -> tuple[Figures, float]:
-    """The pool as Lambda with `size` provisioned environments and that concurrency limit; and its throttled share.
-    An invocation holds its slot from submission to answer, as the pool's dispatcher counts it; billed and
-    compared as utilisation is the handler's duration alone."""
+    """The pool as Lambda with `size` provisioned environments and that concurrency limit, replayed at `speed`;
+    and its throttled share. An invocation holds its slot from submission to answer, as the pool's dispatcher
+    counts it; billed and compared as utilisation is the handler's duration alone."""
     duration, overhead = handler
     config = LambdaConfig(provisioned=size, concurrency_limit=size)
-    run = simulate_lambda(np.sort(sent_s), duration, Constant(0.0), config, seed, overhead=overhead,
+    sent = np.sort(sent_s)
+    arrivals = speed.work_time(sent)
+    run = simulate_lambda(arrivals, duration, Constant(0.0), config, seed, overhead=overhead,
                           overhead_holds=True)  # fmt: skip
-    figures = Figures.of(run.latency_s, run.extra["duration_s_total"] / (size * span_s))
-    return figures, float((run.status == THROTTLED).mean())
-
-
-def _other(
-    on_measured: dict[str, float] | None, on_driver: dict[str, float] | None
-) -> dict[str, dict[str, float] | None]:
-    """Others' work (other tasks, the hypervisor's steal), in cores, on the measured process's core and on the
-    driver's over a level's window."""
-    return {"measured_core": on_measured, "driver_core": on_driver}
+    latency = speed.wall_time(arrivals + run.latency_s) - sent
+    busy_s = float(np.sum(speed.wall_spans(arrivals, arrivals + run.per_request["duration_s"])))
+    return Figures.of(latency, busy_s / (size * span_s)), float((run.status == THROTTLED).mean())
 
 
 def validate_server(
@@ -128,31 +136,32 @@ def validate_server(
     rows = []
     with uvicorn_server(env, cpu=server_cpu) as server:
         log = LogReader(server)
-        warm = LoadPlan(url=server.url, arrivals=np.zeros(200), max_requests=200, max_connections=8)
-        drive_window(server, log, warm, driver_cpu)
-        idle = idle_cpu_cores(server, 1.0)
-        burst = capacity(server, log, mode.burst, driver_cpu)
-        top = open_capacity(server, log, burst, idle, driver_cpu)
-        capped = "" if top.driver_held_per_s is None else f", levels capped at {top.driver_held_per_s:,.0f} (driver)"
-        progress(f"server: open-loop capacity {top.per_s:,.0f} req/s (closed-loop burst {burst.per_s:,.0f}, its CPU "
-                 f"{burst.utilisation:.2f} of a core){capped}")  # fmt: skip
+        found = measured_capacity(server, log, driver_cpu, burst=mode.burst)
+        progress(f"server: {found.describe()}")
+        top, idle = found.open, found.idle
         for i, fraction in enumerate(LEVELS):
             rate = top.rate(fraction)
             plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, mode.seconds, 100 + i), timeout_s=10.0)
             switches = involuntary_switches(server.process.pid)
-            window = drive_window(server, log, plan, driver_cpu)
+            with probe(driver_cpu) as machine:
+                window = drive_window(server, log, plan, driver_cpu)
             # Preemptions: the machine's other work taking the server's core, which the simulated pod never sees.
             switches = involuntary_switches(server.process.pid) - switches
+            speed = machine.speed(window.started_at)
             sent = np.array([r.sent_s for r in window.records])
             latency = np.array([r.latency_s if r.status == 200 else math.nan for r in window.records])
             measured = Figures.of(latency, window.utilisation(idle))
             simulated = simulate_server(service, sent, window.span_s, seed=i)
+            replayed = simulate_server(service, sent, window.span_s, seed=i, speed=speed)
             rows.append(row("server", fraction, rate, measured, simulated, requests=len(window.records),
+                            at_machine_speed=(replayed, speed.summary()),
                             answered=len(window.ok), driver_bound=window.driver_bound,
-                            capacity_per_s=round(top.per_s, 1), burst_per_s=round(burst.per_s, 1),
-                            capacity_probes=[[round(r, 1), round(u, 4)] for r, u in top.probes],
+                            capacity_per_s=round(top.per_s, 1), burst_per_s=round(found.burst.per_s, 1),
+                            capacity_probes=[[round(p.rate, 1), round(p.utilisation, 4), p.driver_bound]
+                                             for p in top.outcomes],
+                            capacity_probe_accepted=top.accepted,
                             levels_capped_by_driver=top.driver_held_per_s is not None,
-                            server_preempted=switches, other_work_cores=_other(*window.other_work)))  # fmt: skip
+                            server_preempted=switches, other_work_cores=window.other_work_cores()))  # fmt: skip
             progress(f"server: {fraction:.0%} ({rate:,.0f} req/s) done")
     return rows
 
@@ -177,16 +186,20 @@ def validate_lambda(
             arrivals = poisson_arrivals(rate, mode.seconds, 200 + i)
             cpu_before = sum(cpu_seconds(p.pid) for p in pool.processes)
             switches = sum(involuntary_switches(p.pid) for p in pool.processes)
-            on_runtimes = OtherWork(runtime_cpu, lambda: sum(cpu_seconds(p.pid) for p in pool.processes))
-            on_driver = OtherWork(driver_cpu, time.process_time)  # the dispatcher and the Runtime API: this process
-            run = drive_pool(pool.api, event, arrivals.tolist(), size)
-            other = _other(on_runtimes.cores(), on_driver.cores())
+            with probe(driver_cpu) as machine:
+                on_runtimes = OtherWork(runtime_cpu, lambda: sum(cpu_seconds(p.pid) for p in pool.processes))
+                on_driver = OtherWork(driver_cpu, time.process_time)  # the dispatcher, the Runtime API: this process
+                run = drive_pool(pool.api, event, arrivals.tolist(), size)
+                other = other_work_cores(on_runtimes.cores(), on_driver.cores())
+            speed = machine.speed(run.started_at)
             cpu = sum(cpu_seconds(p.pid) for p in pool.processes) - cpu_before
             switches = sum(involuntary_switches(p.pid) for p in pool.processes) - switches
             span = run.span_s
             measured = Figures.of(run.latency_s, float(np.nansum(run.duration_s)) / (size * span))
             simulated, throttled = simulate_pool(handler, run.sent_s, size, span, seed=i)
+            replayed, _ = simulate_pool(handler, run.sent_s, size, span, seed=i, speed=speed)
             rows.append(row("lambda", fraction, rate, measured, simulated, requests=int(arrivals.size),
+                            at_machine_speed=(replayed, speed.summary()),
                             answered=int((run.status == 200).sum()),
                             throttled={"measured": round(float((run.status == THROTTLED).mean()), 4),
                                        "simulated": round(throttled, 4)},
@@ -222,6 +235,7 @@ def run_validation(
         "cores": {"server_or_runtimes": cores()[0], "driver": cores()[1]},
         "rows": rows,
         "all_met": all_met(rows),
+        "all_met_at_machine_speed": all_met(rows, "met_at_machine_speed"),
     }
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .core_speed import SLOW
+
 
 @dataclass(frozen=True)
 class Targets:
@@ -56,18 +58,31 @@ def compare(measured: Figures, simulated: Figures, targets: Targets = Targets())
 
 
 def row(
-    entry_point: str, fraction: float, offered_per_s: float, measured: Figures, simulated: Figures, **extra: Any
+    entry_point: str,
+    fraction: float,
+    offered_per_s: float,
+    measured: Figures,
+    simulated: Figures,
+    *,
+    at_machine_speed: tuple[Figures, dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """One level of one entry point, as the JSON carries it."""
-    return {
+    """One level of one entry point, as the JSON carries it; with `at_machine_speed`, the simulation replayed at the
+    speed the machine ran during the level (compare/core_speed.py) and that speed's summary, compared likewise."""
+    out = {
         "entry_point": entry_point,
         "level": fraction,
         "offered_per_s": round(offered_per_s, 1),
         "measured": _rounded(measured),
         "simulated": _rounded(simulated),
         **compare(measured, simulated),
-        **extra,
     }
+    if at_machine_speed is not None:
+        replayed, machine = at_machine_speed
+        errors = compare(measured, replayed)
+        out |= {"machine_speed": machine, "simulated_at_machine_speed": _rounded(replayed),
+                "error_at_machine_speed": errors["error"], "met_at_machine_speed": errors["met"]}  # fmt: skip
+    return out | extra
 
 
 def _rounded(figures: Figures) -> dict[str, float]:
@@ -104,6 +119,13 @@ def table(rows: Sequence[Mapping[str, Any]]) -> str:
             f"{m['p99_ms']:>8.2f}/{s['p99_ms']:<8.2f}{_percent(e['p99']):>6}{mark['p99']} | "
             f"{m['utilisation']:>7.3f}/{s['utilisation']:<7.3f}{e['utilisation']:>+7.3f}{mark['utilisation']}"
         )
+        if "simulated_at_machine_speed" in r:
+            lines.append(_replayed_line(r))
+    if any("simulated_at_machine_speed" in r for r in rows):
+        lines.append(
+            "@ the same simulation replayed at the speed the machine ran during the level (a probe on the driver's "
+            f"core): mean speed, and the share of time below {SLOW:g} of it"
+        )
     if any(r.get("driver_bound") for r in rows):
         lines.append(
             "* driver-bound: the load driver fell behind its schedule, so the measured latency is partly its own"
@@ -123,5 +145,19 @@ def table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def all_met(rows: Sequence[Mapping[str, Any]]) -> bool:
-    return all(all(r["met"].values()) for r in rows)
+def _replayed_line(r: Mapping[str, Any]) -> str:
+    """A row's second line: measured against the simulation at the machine's speed."""
+    m, s, e = r["measured"], r["simulated_at_machine_speed"], r["error_at_machine_speed"]
+    mark = {name: " " if met else "!" for name, met in r["met_at_machine_speed"].items()}
+    speed = r["machine_speed"]
+    label = f"@{speed['mean_speed']:.2f}, {speed['slow_share']:.0%} slow"
+    return (
+        f"  {label:<28} | {m['p50_ms']:>8.2f}/{s['p50_ms']:<8.2f}{_percent(e['p50']):>6}{mark['p50']} | "
+        f"{m['p99_ms']:>8.2f}/{s['p99_ms']:<8.2f}{_percent(e['p99']):>6}{mark['p99']} | "
+        f"{m['utilisation']:>7.3f}/{s['utilisation']:<7.3f}{e['utilisation']:>+7.3f}{mark['utilisation']}"
+    )
+
+
+def all_met(rows: Sequence[Mapping[str, Any]], key: str = "met") -> bool:
+    """Every figure of every row met its target (`key`: "met", or "met_at_machine_speed" where rows have it)."""
+    return all(all(r[key].values()) for r in rows if key in r) and any(key in r for r in rows)

@@ -140,6 +140,8 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
     replicas, ready_now = np.zeros(horizon), np.zeros(horizon)
     cluster = _Cluster(config, rng)
     finish = np.full(n, np.nan)
+    held_until = np.full(n, np.nan)  # when each request let its pod's worker go (NaN: never taken)
+    occupancy = np.zeros(n)  # how long it held the worker, ending at held_until
     busy_cpu_s = 0.0
     window, sync_period, max_queue = config.metrics_window_s, config.hpa.sync_period_s, config.max_queue
     next_sync, next_second = sync_period, 0
@@ -156,7 +158,8 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
             pod = ready[int(pick * len(ready))]
             if max_queue is None or pod.queued(t) < max_queue:
                 s = work.occupancy(index, t, len(ready))
-                finish[index] = work.answered_at(index, pod.serve(t, s, window), s)
+                held_until[index], occupancy[index] = pod.serve(t, s, window), s
+                finish[index] = work.answered_at(index, held_until[index], s)
                 busy_cpu_s += s
     while next_second < horizon:
         replicas[next_second], ready_now[next_second] = len(cluster.live), len(cluster.ready(next_second))
@@ -174,6 +177,7 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         seconds=np.arange(horizon, dtype=float),
         instances=replicas,
         busy=ready_now,
+        per_request={"held_until_s": held_until, "occupancy_s": occupancy},
         extra={
             "pod_seconds": seconds_of_pods,
             "mean_replicas": float(replicas.mean()) if horizon else 0.0,

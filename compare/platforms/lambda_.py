@@ -232,7 +232,8 @@ def _records(
         seconds=np.arange(instances.size, dtype=float),
         instances=instances,
         busy=busy_now,
-        per_request={"billed_ms": billed_ms, "on_provisioned": routes == "provisioned"},
+        # duration_s: the environment's busy time from the arrival (init included), unrounded
+        per_request={"billed_ms": billed_ms, "on_provisioned": routes == "provisioned", "duration_s": duration},
         extra={
             "billed_ms_total": float(billed_ms.sum()),
             "duration_s_total": float(duration.sum()),  # environment-seconds busy, unrounded

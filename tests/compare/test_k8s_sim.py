@@ -63,3 +63,17 @@ def test_queue_limit_refuses_instead_of_queueing() -> None:
     assert (run.status == OK).sum() == 3
     assert (run.status == REJECTED).sum() == 7
     assert np.nanmax(run.latency_s) == pytest.approx(3.0)
+
+
+def test_each_request_s_hold_on_its_worker_is_recorded_and_one_worker_never_holds_two() -> None:
+    """What `compare validate` replays at the machine's speed: when each request let the worker go, and after
+    how long; one pod's spans follow each other, none starts before its arrival."""
+    config = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.5), pod_start=Constant(0.0))
+    arrivals = steady(80.0, 2000).arrivals(seed=3)
+    run = simulate_k8s(arrivals, Exponential(0.010), config, seed=2)
+    until, held = run.per_request["held_until_s"], run.per_request["occupancy_s"]
+    taken = until - held
+    assert np.all(taken >= arrivals - 1e-12)
+    assert np.all(taken[1:] >= until[:-1] - 1e-12)  # first come, first served on the one worker
+    assert held.sum() == pytest.approx(run.extra["busy_cpu_s"])
+    assert np.all(run.latency_s >= until - arrivals - 1e-12)  # answered no sooner than the worker let it go

@@ -95,3 +95,13 @@ def test_an_overhead_that_holds_the_environment_throttles_sooner_and_is_never_bi
     assert runs[False].extra["duration_s_total"] == pytest.approx(2.0)  # billed: durations only
     assert runs[True].extra["duration_s_total"] == pytest.approx(1.0)
     assert runs[True].extra["billed_ms_total"] == 1000
+
+
+def test_each_invocation_s_duration_is_recorded_unrounded_and_sums_to_the_busy_total() -> None:
+    arrivals = steady(20.0, 200).arrivals(seed=4)
+    run = simulate_lambda(arrivals, Exponential(0.0004), Constant(0.2), LambdaConfig(concurrency_limit=3), seed=1)
+    duration = run.per_request["duration_s"]
+    assert duration.sum() == pytest.approx(run.extra["duration_s_total"])
+    assert np.all(duration[run.status == THROTTLED] == 0)
+    assert np.all(np.ceil(duration[run.status == OK] * 1000) == run.per_request["billed_ms"][run.status == OK])
+    assert np.any(duration[run.cold] > 0.2)  # a cold start's init is part of its duration

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -124,62 +123,6 @@ def test_access_log_lines_give_in_process_latency_by_request_id() -> None:
         "INFO predict.access: {not json",
     ])  # fmt: skip
     assert access_latencies(log) == {"a1": pytest.approx(0.000512)}
-
-
-SERVER = SimpleNamespace(url="http://127.0.0.1:1")
-
-
-def _fake_worker(monkeypatch: pytest.MonkeyPatch, driver_max_per_s: float) -> list[float]:
-    """drive_window against a worker whose CPU per request falls with the rate (0.3 ms less 0.02 us per req/s),
-    idle 0, and a driver that falls behind beyond `driver_max_per_s`; returns the rates probed."""
-    from compare import server_calibration
-    from compare.load import RequestRecord
-
-    probed: list[float] = []
-
-    def drive_window(
-        _server: object, _log: object, plan: object, _cpu: object, lag_ms: float
-    ) -> server_calibration.Window:
-        assert lag_ms == server_calibration.PROBE_LAG_MS  # probes are held to a stricter schedule than levels
-        rate = len(plan.arrivals) / server_calibration.PROBE_S  # type: ignore[attr-defined]
-        probed.append(rate)
-        records = [RequestRecord(0.0, 0.0, 0.001, 200, False, str(i)) for i in range(len(plan.arrivals))]  # type: ignore[attr-defined]
-        busy = rate * (0.0003 - 2e-8 * rate) * server_calibration.PROBE_S
-        span = server_calibration.PROBE_S
-        return server_calibration.Window(records, busy, span, span, rate > driver_max_per_s, {})
-
-    monkeypatch.setattr(server_calibration, "drive_window", drive_window)
-    monkeypatch.setattr(
-        server_calibration, "poisson_arrivals", lambda rate, seconds, _seed: np.zeros(round(rate * seconds))
-    )
-    return probed
-
-
-def test_open_loop_capacity_probes_at_half_the_burst_then_at_its_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
-    from compare.server_calibration import Capacity, open_capacity
-
-    probed = _fake_worker(monkeypatch, driver_max_per_s=1e9)
-    found = open_capacity(SERVER, object(), Capacity(6000.0, 0.00017, 1.0, 32), 0.0, None)  # type: ignore[arg-type]
-    first = 0.95 / (0.0003 - 2e-8 * 3000)  # 3,000 req/s costs 0.24 ms a request: the core at 0.95 near 3,958/s
-    assert probed == pytest.approx([3000.0, first], rel=1e-3)
-    assert found.per_s == pytest.approx(0.95 / (0.0003 - 2e-8 * first), rel=1e-3)  # cheaper per request there
-    assert 0.9 < found.per_s * (0.0003 - 2e-8 * found.per_s) < 0.95  # below saturation, short of the closed loop
-    assert found.driver_held_per_s is None
-    assert found.rate(0.8) == pytest.approx(0.8 * found.per_s)
-
-
-def test_levels_are_capped_where_the_driver_could_not_hold_a_probe(monkeypatch: pytest.MonkeyPatch) -> None:
-    from compare.server_calibration import Capacity, open_capacity
-
-    probed = _fake_worker(monkeypatch, driver_max_per_s=3500.0)
-    found = open_capacity(SERVER, object(), Capacity(6000.0, 0.00017, 1.0, 32), 0.0, None)  # type: ignore[arg-type]
-    first = 0.95 / (0.0003 - 2e-8 * 3000)  # ~3,958/s: the driver falls behind there
-    assert probed == pytest.approx([3000.0, first, (3000.0 + first) / 2], rel=1e-3)  # the third halves the gap
-    assert found.driver_held_per_s == pytest.approx((3000.0 + first) / 2, rel=1e-3)  # the highest probe it held
-    mid = (3000.0 + first) / 2
-    assert found.per_s == pytest.approx(0.95 / (0.0003 - 2e-8 * mid), rel=1e-3)  # from the held probe's CPU
-    assert found.rate(0.25) == pytest.approx(0.25 * found.per_s)
-    assert found.rate(1.0) == pytest.approx(mid, rel=1e-3)  # a level beyond what the driver held: capped there
 
 
 def test_other_work_on_a_core_is_its_busy_time_less_ours_and_steal_apart(monkeypatch: pytest.MonkeyPatch) -> None:

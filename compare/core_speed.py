@@ -1,0 +1,187 @@
+"""How fast the machine's cores ran, moment by moment, while a measured run ran; and the run replayed at that speed.
+
+Why: on this project's test machine (a KVM guest) both cores now and then run at a fraction of their
+speed for 20-130 ms, every second or two: a C loop with no system calls and no memory traffic did 5 %
+of its usual work per 10 ms window at the worst, recovering over ~50 ms, on both cores at once (64 of
+67 slow windows together), with the guest's steal counter at zero and no other task running. A
+server caught in one runs its queue at that speed, and its p99 is those episodes: at 1,500 requests/s
+every one of 163 requests the server took over 5 ms to answer (from a packet capture) came within
+50 ms of a slow probe unit, against 13 % of all requests. The simulated pod has a core of constant
+speed, so it cannot show them unless it is told the machine's speed over the run.
+
+The probe: a process pinned to the load driver's core runs a fixed unit of pure-Python work every
+`INTERVAL_S` and notes the unit's thread CPU time (not its wall time: a unit the driver preempts is
+late, not slow; a unit on a slowed core takes more CPU time, as the guest counts it). A unit's speed is
+the run's median unit CPU time over its own, at most 1; the machine's speed holds from one unit to the
+next. It costs ~2 % of the driver's core (~40 us of work each 2 ms).
+
+The replay: the run's wall clock is mapped to work time, the integral of the speed (`CoreSpeed`), the
+simulation runs in work time at constant speed (its calibrated service times are full-speed figures),
+and its answers are mapped back. Everything the simulated request does (its wait, its own work, the
+overhead around it) then stretches where the machine was slow, as it did on the machine.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+
+INTERVAL_S = 0.002
+UNIT_ITERATIONS = 400  # ~40 us of CPython 3.12 on this machine: long next to the clock's noise, short next to 2 ms
+MIN_SPEED = 0.01  # a unit 100x its median is a stall, not a measurement of speed; so is anything slower
+SLOW = 0.5  # below this speed a moment counts as slow in the summary
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class CoreSpeed:
+    """The machine's speed over a run, on the run's clock (seconds from its start): piecewise constant from one
+    probe unit to the next, full speed outside the probed stretch."""
+
+    at_s: np.ndarray  # the probe units' start times, ascending
+    speed: np.ndarray  # each unit's speed, in (0, 1]
+
+    @classmethod
+    def of(cls, starts_s: np.ndarray, cpu_s: np.ndarray) -> CoreSpeed:
+        """From the probe's units: start times on the run's clock and each unit's CPU time."""
+        order = np.argsort(starts_s, kind="stable")
+        starts, cpu = np.asarray(starts_s, float)[order], np.asarray(cpu_s, float)[order]
+        if not starts.size:
+            return cls(np.zeros(0), np.zeros(0))
+        speed = np.clip(np.median(cpu) / np.maximum(cpu, 1e-12), MIN_SPEED, 1.0)
+        return cls(starts, speed)
+
+    @property
+    def _knots(self) -> tuple[np.ndarray, np.ndarray]:
+        """(wall, work) at each unit's start, with full speed before the first and after the last."""
+        if self.at_s.size < 2:
+            return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+        work = np.concatenate([[0.0], np.cumsum(self.speed[:-1] * np.diff(self.at_s))]) + self.at_s[0]
+        return self.at_s, work
+
+    def work_time(self, wall_s: np.ndarray) -> np.ndarray:
+        """Wall instants (the run's clock) as work time: full-speed seconds of work the machine could have done
+        since the run's start."""
+        wall, work = self._knots
+        return _extend(np.asarray(wall_s, float), wall, work)
+
+    def wall_time(self, work_s: np.ndarray) -> np.ndarray:
+        """The inverse of work_time."""
+        wall, work = self._knots
+        return _extend(np.asarray(work_s, float), work, wall)
+
+    def wall_spans(self, from_work_s: np.ndarray, until_work_s: np.ndarray) -> np.ndarray:
+        """How long stretches of work time (a worker's busy spans, say) took on the wall clock."""
+        return np.asarray(self.wall_time(until_work_s) - self.wall_time(from_work_s))
+
+    def summary(self) -> dict[str, float | int]:
+        """How the machine ran over the probed stretch: its mean speed, the share of time below SLOW, the slowest
+        unit, and the number of units."""
+        if self.at_s.size < 2:
+            return {"units": int(self.at_s.size), "mean_speed": 1.0, "slow_share": 0.0, "min_speed": 1.0}
+        spans = np.diff(self.at_s)
+        speed = self.speed[:-1]
+        total = float(spans.sum())
+        return {
+            "units": int(self.at_s.size),
+            "mean_speed": round(float((speed * spans).sum() / total), 4),
+            "slow_share": round(float(spans[speed < SLOW].sum() / total), 4),
+            "min_speed": round(float(self.speed.min()), 4),
+        }
+
+
+FULL_SPEED = CoreSpeed(np.zeros(0), np.zeros(0))  # a dedicated core that never slows: the plain simulation
+
+
+def _extend(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """np.interp with slope-1 lines beyond both ends (full speed there), NaN kept."""
+    inside = np.interp(x, xp, fp)
+    below, above = x < xp[0], x > xp[-1]
+    return np.asarray(np.where(below, fp[0] + (x - xp[0]), np.where(above, fp[-1] + (x - xp[-1]), inside)))
+
+
+def _unit(iterations: int) -> int:
+    x = 1
+    for _ in range(iterations):
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+    return x
+
+
+def run_probe(out: Path, max_seconds: float) -> None:
+    """The probe's loop: until SIGTERM or `max_seconds`, a unit each INTERVAL_S; then (monotonic start, CPU
+    seconds) pairs to `out` as float64s."""
+    stopping = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    records = array.array("d")
+    out.write_bytes(b"")  # the parent waits for the file: it says the probe is set up
+    deadline = time.monotonic() + max_seconds
+    while not stopping and time.monotonic() < deadline:
+        started, cpu = time.monotonic(), time.thread_time()
+        _unit(UNIT_ITERATIONS)
+        records.extend((started, time.thread_time() - cpu))
+        time.sleep(INTERVAL_S)
+    out.with_suffix(".tmp").write_bytes(records.tobytes())
+    out.with_suffix(".tmp").replace(out)
+
+
+class SpeedProbe:
+    """A running probe; `speed(origin)` after `probe()` is done gives the machine's speed on a clock that starts
+    at `origin` (a time.monotonic instant: a run's start)."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples = samples  # (n, 2): monotonic start, CPU seconds
+
+    def speed(self, origin: float) -> CoreSpeed:
+        if not self.samples.size:
+            return CoreSpeed.of(np.zeros(0), np.zeros(0))
+        return CoreSpeed.of(self.samples[:, 0] - origin, self.samples[:, 1])
+
+
+@contextmanager
+def probe(cpu: int | None, max_seconds: float = 120.0) -> Iterator[SpeedProbe]:
+    """The probe process on `cpu` (None: unpinned) for the block; its samples in the yielded SpeedProbe once the
+    block is done. Stopped by SIGTERM, or by itself after `max_seconds`."""
+    result = SpeedProbe(np.zeros((0, 2)))
+    with tempfile.TemporaryDirectory(prefix="twinserve-speed-") as folder:
+        out = Path(folder) / "units.bin"
+        command = [sys.executable, "-m", "compare.core_speed", str(out), str(max_seconds)]
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # noqa: S603
+        try:
+            if cpu is not None and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(process.pid, {cpu})
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not out.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the machine-speed probe did not start")
+                time.sleep(0.01)
+            yield result
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        data = np.frombuffer(out.read_bytes(), dtype=np.float64) if out.exists() else np.zeros(0)
+        result.samples = data[: data.size // 2 * 2].reshape(-1, 2)
+
+
+if __name__ == "__main__":
+    run_probe(Path(sys.argv[1]), float(sys.argv[2]))
