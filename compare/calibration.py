@@ -74,6 +74,10 @@ class LoadLevel(BaseModel):
     # Per core (server, driver): other tasks' work and the hypervisor's steal over the window, in cores (None:
     # unknown); load the calibrated figures carry and a pod with its core to itself would not see.
     other_work_cores: dict[str, dict[str, float] | None] | None = None
+    # The machine's speed over the window (compare/core_speed.py's summary), and how many answered requests were
+    # left out of in_process_s/overhead_s for running, at some moment, below half of it (None, 0: older records).
+    machine_speed: dict[str, float] | None = None
+    slow_left_out: int = 0
 
     @model_validator(mode="after")
     def _paired(self) -> Self:
@@ -286,6 +290,8 @@ def platform_view(calibration: Calibration) -> dict[str, Any]:
                 "overhead_p50_ms": round(float(np.median(level.overhead_s)) * 1000, 3),
                 "driver_bound": level.driver_bound,
                 "other_work_cores": level.other_work_cores,
+                "machine_speed": level.machine_speed,
+                "slow_left_out": level.slow_left_out,
             }
             for level in load.levels
         ]

@@ -24,6 +24,7 @@ overhead around it) then stretches where the machine was slow, as it did on the 
 from __future__ import annotations
 
 import array
+import math
 import os
 import signal
 import subprocess
@@ -52,6 +53,7 @@ class CoreSpeed:
 
     at_s: np.ndarray  # the probe units' start times, ascending
     speed: np.ndarray  # each unit's speed, in (0, 1]
+    unit_cpu_s: float = math.nan  # the median unit's CPU time: full speed, as this run knew it
 
     @classmethod
     def of(cls, starts_s: np.ndarray, cpu_s: np.ndarray) -> CoreSpeed:
@@ -60,8 +62,8 @@ class CoreSpeed:
         starts, cpu = np.asarray(starts_s, float)[order], np.asarray(cpu_s, float)[order]
         if not starts.size:
             return cls(np.zeros(0), np.zeros(0))
-        speed = np.clip(np.median(cpu) / np.maximum(cpu, 1e-12), MIN_SPEED, 1.0)
-        return cls(starts, speed)
+        median = float(np.median(cpu))
+        return cls(starts, np.clip(median / np.maximum(cpu, 1e-12), MIN_SPEED, 1.0), median)
 
     @property
     def _knots(self) -> tuple[np.ndarray, np.ndarray]:
@@ -86,11 +88,23 @@ class CoreSpeed:
         """How long stretches of work time (a worker's busy spans, say) took on the wall clock."""
         return np.asarray(self.wall_time(until_work_s) - self.wall_time(from_work_s))
 
+    def slow_during(self, from_s: np.ndarray, until_s: np.ndarray) -> np.ndarray:
+        """Per stretch of the run's clock: whether the machine ran below SLOW at any moment of it (a probe unit that
+        slow whose time, up to the next unit, overlaps it)."""
+        start, end = np.asarray(from_s, float), np.asarray(until_s, float)
+        if self.at_s.size == 0:
+            return np.zeros(start.shape, dtype=bool)
+        slow_before = np.concatenate([[0], np.cumsum(self.speed < SLOW)])  # slow units among the first k
+        first = np.clip(np.searchsorted(self.at_s, start, side="right") - 1, 0, None)
+        last = np.searchsorted(self.at_s, end, side="right")  # units starting at or before the end
+        return np.asarray(slow_before[np.maximum(last, first)] - slow_before[first] > 0)
+
     def summary(self) -> dict[str, float | int]:
         """How the machine ran over the probed stretch: its mean speed, the share of time below SLOW, the slowest
-        unit, and the number of units."""
+        unit, the number of units and the median unit's CPU time (us: where runs differ, their full speeds did)."""
         if self.at_s.size < 2:
-            return {"units": int(self.at_s.size), "mean_speed": 1.0, "slow_share": 0.0, "min_speed": 1.0}
+            return {"units": int(self.at_s.size), "mean_speed": 1.0, "slow_share": 0.0, "min_speed": 1.0,
+                    "unit_cpu_us": round(self.unit_cpu_s * 1e6, 2)}  # fmt: skip
         spans = np.diff(self.at_s)
         speed = self.speed[:-1]
         total = float(spans.sum())
@@ -99,6 +113,7 @@ class CoreSpeed:
             "mean_speed": round(float((speed * spans).sum() / total), 4),
             "slow_share": round(float(spans[speed < SLOW].sum() / total), 4),
             "min_speed": round(float(self.speed.min()), 4),
+            "unit_cpu_us": round(self.unit_cpu_s * 1e6, 2),
         }
 
 

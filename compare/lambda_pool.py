@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .core_speed import probe
 from .platforms.base import OK, THROTTLED
 from .runtime_api import InvocationResult, LocalRuntimeAPI
 
@@ -117,6 +118,7 @@ def pool_capacity(api: LocalRuntimeAPI, event: Any, size: int, requests: int) ->
     return requests / (time.perf_counter() - started)
 
 
+MAX_SLOW_SHARE = 0.5  # of a run's answered invocations the machine's slow moments may take out of its pairs, at most
 LIGHT_LOAD = 0.25  # the pool's calibration load: validate's lowest level, as a fraction of its closed-loop capacity
 
 
@@ -126,7 +128,9 @@ def pairs_under_load(
     """(round trip, handler duration) of `requests` answered invocations under Poisson arrivals at `fraction` of
     the pool's closed-loop capacity. One at a time, back to back, the runtime never idles and the Runtime API's
     threads are always awake, so durations come out shorter and tail-free against what an open-loop load
-    sees (its durations 1.2-1.3 ms against 0.81 ms in one run): these are measured the way the load arrives."""
+    sees (its durations 1.2-1.3 ms against 0.81 ms in one run): these are measured the way the load arrives.
+    Only invocations the machine ran at full speed throughout are kept (compare/core_speed.py, a probe beside this
+    process on its core): `compare validate` replays the machine's slow moments on top of them."""
     rate = fraction * pool_capacity(api, event, size, max(200, requests))
     rng = np.random.default_rng(seed)
     trips: list[float] = []
@@ -134,8 +138,12 @@ def pairs_under_load(
     while len(trips) < requests:
         # Enough arrivals for what is left, allowing for the throttled share (about `fraction` of them).
         count = int((requests - len(trips)) / (1 - min(fraction, 0.9)) * 1.2) + 10
-        run = drive_pool(api, event, np.cumsum(rng.exponential(1.0 / rate, count)).tolist(), size)
+        with probe(None) as machine:  # on this thread's core, which the caller pins
+            run = drive_pool(api, event, np.cumsum(rng.exponential(1.0 / rate, count)).tolist(), size)
         answered = run.status == OK
+        slow = machine.speed(run.started_at).slow_during(run.sent_s, run.sent_s + np.nan_to_num(run.latency_s))
+        if (slow & answered).sum() <= MAX_SLOW_SHARE * answered.sum():  # else too few left to stand for the run
+            answered &= ~slow
         trips += run.latency_s[answered].tolist()
         durations += run.duration_s[answered].tolist()
     return trips[:requests], durations[:requests]

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import LoadLevel, ServerLoad
+from .core_speed import probe
 from .load import LAG_THRESHOLD_MS, LoadPlan, RequestRecord, drive_plan, summarize
 from .platforms.base import OK
 from .processes import Server, cpu_seconds
@@ -49,6 +50,7 @@ from .processes import Server, cpu_seconds
 SERVER_CPU, LOAD_CPU = 0, 1  # the server on one core, the driver on the other (as the benchmark has it)
 LEVELS = (0.1, 0.3, 0.6, 0.9)  # calibrated fractions of the open-loop capacity; validate runs others (25, 50, 80 %)
 ACCESS_LOGGER = "predict.access: "  # the access log's lines on stderr: "INFO predict.access: {...}"
+MAX_SLOW_SHARE = 0.5  # a level's requests the machine's slow moments may take out of its latency samples, at most
 MAX_SAMPLES = 2000  # per level: enough for the percentiles, small enough for the record
 BURST_CONNECTIONS = 32
 OPEN_LOOP_TARGET = 0.95  # the worker's CPU at open-loop capacity: below 1, where a Poisson queue is still stable
@@ -381,21 +383,30 @@ def open_capacity(
 def level(
     server: Server, log: LogReader, rate: float, *, seconds: float, idle: float, driver_cpu: int | None, seed: int
 ) -> LoadLevel:
-    """The server under Poisson arrivals at `rate` for `seconds`: its CPU per request and in-process latencies."""
+    """The server under Poisson arrivals at `rate` for `seconds`: its CPU per request and in-process latencies.
+    The latencies are those of requests the machine ran at full speed throughout (compare/core_speed.py): the
+    simulation's pod has a core that never slows, and `compare validate` replays the machine's slow moments on
+    top, so a pair taken in one would count it twice. The CPU per request is the window's, slow moments and all."""
     plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, seconds, seed), timeout_s=10.0)
-    window = drive_window(server, log, plan, driver_cpu)
-    ok = window.ok
-    matched = [(window.in_process_s[r.request_id], r.latency_s) for r in ok if r.request_id in window.in_process_s]
-    if not matched:
+    with probe(driver_cpu) as machine:
+        window = drive_window(server, log, plan, driver_cpu)
+    speed = machine.speed(window.started_at)
+    ok = [r for r in window.ok if r.request_id in window.in_process_s]
+    if not ok:
         raise RuntimeError("no answered request matched an access log line (is PREDICT_ACCESS_LOG off?)")
+    slow = speed.slow_during(np.array([r.sent_s for r in ok]), np.array([r.sent_s + r.latency_s for r in ok]))
+    if slow.mean() > MAX_SLOW_SHARE:  # a window mostly slow: its full-speed requests are too few to stand for it
+        slow[:] = False
+    full_speed = [r for r, s in zip(ok, slow.tolist(), strict=True) if not s]
+    matched = [(window.in_process_s[r.request_id], r.latency_s) for r in full_speed]
     rng = np.random.default_rng(seed)
     keep = sorted(rng.choice(len(matched), min(len(matched), MAX_SAMPLES), replace=False).tolist())
     utilisation = window.utilisation(idle)
-    achieved = len(ok) / window.span_s
+    achieved = len(window.ok) / window.span_s
     return LoadLevel(
         offered_per_s=rate,
         achieved_per_s=achieved,
-        requests=len(ok),
+        requests=len(window.ok),
         seconds=window.span_s,
         cpu_s_per_request=utilisation / achieved,
         utilisation=utilisation,
@@ -403,6 +414,8 @@ def level(
         overhead_s=[max(0.0, matched[i][1] - matched[i][0]) for i in keep],
         driver_bound=window.driver_bound,
         other_work_cores=window.other_work_cores(),
+        machine_speed=speed.summary(),
+        slow_left_out=int(slow.sum()),
     )
 
 

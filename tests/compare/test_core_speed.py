@@ -92,6 +92,7 @@ def test_the_summary_says_how_long_the_machine_ran_slow() -> None:
     assert summary["slow_share"] == pytest.approx(0.1, abs=0.001)
     assert summary["min_speed"] == pytest.approx(0.2)
     assert summary["mean_speed"] == pytest.approx(0.92, abs=0.001)
+    assert summary["unit_cpu_us"] == pytest.approx(40.0)
     assert CoreSpeed.of(np.zeros(0), np.zeros(0)).summary()["mean_speed"] == 1.0
 
 
@@ -109,3 +110,11 @@ def test_the_probe_process_measures_units_every_interval_until_stopped() -> None
     timeline = running.speed(started)
     assert timeline.at_s[0] < 0.5
     assert 0 < timeline.speed.min() <= timeline.speed.max() == 1.0
+
+
+def test_a_stretch_is_slow_where_any_moment_of_it_ran_below_half_speed() -> None:
+    speed = episode(1.0, 1.1, 0.2)  # units every 2 ms; the slow ones start at 1.000 ... 1.098
+    slow = speed.slow_during(np.array([0.5, 0.9995, 1.05, 1.0995, 1.1005, 20.0]),
+                             np.array([0.501, 1.0001, 1.051, 1.1, 1.2, 21.0]))  # fmt: skip
+    assert slow.tolist() == [False, True, True, True, False, False]
+    assert not CoreSpeed.of(np.zeros(0), np.zeros(0)).slow_during(np.array([1.0]), np.array([2.0])).any()

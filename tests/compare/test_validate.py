@@ -97,3 +97,18 @@ def test_validate_short_measures_both_paths_and_compares_them(
     assert "Validation: the simulator against a real run" in page
     assert page.count("<tr>") >= 7
     assert json.loads((report / "validation.json").read_text())["rows"] == rows
+
+
+@pytest.mark.slow
+def test_calibrated_latencies_leave_out_requests_caught_in_the_machine_s_slow_moments(quick_calibration: Path) -> None:
+    """Each calibrated level carries the machine's speed over it, and its latency pairs are the full-speed
+    requests'; the pod's CPU per request is still the whole window's."""
+    load = Calibration.read(quick_calibration).server.load
+    assert load is not None
+    for level in load.levels:
+        assert level.machine_speed is not None
+        assert level.machine_speed["units"] > 0
+        assert 0 < level.machine_speed["mean_speed"] <= 1
+        assert 0 <= level.slow_left_out <= level.requests
+        assert len(level.in_process_s) <= level.requests - level.slow_left_out
+        assert level.cpu_s_per_request == pytest.approx(level.utilisation / level.achieved_per_s)
