@@ -78,6 +78,9 @@ class LoadLevel(BaseModel):
     # left out of in_process_s/overhead_s for running, at some moment, below half of it (None, 0: older records).
     machine_speed: dict[str, float] | None = None
     slow_left_out: int = 0
+    # Of the process's CPU time over the window, the share that was full-speed work (its run time weighted by the
+    # machine's speed): what a request costs a core that never slows is cpu_s_per_request times this (1: older).
+    work_share: float = Field(default=1.0, gt=0, le=1)
 
     @model_validator(mode="after")
     def _paired(self) -> Self:
@@ -215,7 +218,9 @@ class Calibration(BaseModel):
         (compare/platforms/service.py); None for a record without load levels (version 1, a load run).
 
         CPU per request is taken net of the idle process's share ((utilisation - idle) / rate), since the
-        simulator adds the idle cores to every pod's utilisation itself; the saturation burst closes the
+        simulator adds the idle cores to every pod's utilisation itself, and at full speed (times the level's
+        work_share: the simulated core never slows; validate replays the machine's slow moments on top of
+        it); the saturation burst closes the
         table (a level that reached the capacity is left out). A level the driver could not hold still
         counts here: the server's CPU over what it served is its own, only the latency is the driver's."""
         load = self.server.load
@@ -223,7 +228,7 @@ class Calibration(BaseModel):
             return None
         idle = load.idle_cpu_cores
         table = {
-            level.achieved_per_s: max(1e-6, (level.utilisation - idle) / level.achieved_per_s)
+            level.achieved_per_s: max(1e-6, (level.utilisation - idle) * level.work_share / level.achieved_per_s)
             for level in load.levels
             if level.achieved_per_s < load.capacity_per_s
         }
@@ -292,6 +297,7 @@ def platform_view(calibration: Calibration) -> dict[str, Any]:
                 "other_work_cores": level.other_work_cores,
                 "machine_speed": level.machine_speed,
                 "slow_left_out": level.slow_left_out,
+                "work_share": round(level.work_share, 4),
             }
             for level in load.levels
         ]

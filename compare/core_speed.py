@@ -134,9 +134,19 @@ def _unit(iterations: int) -> int:
     return x
 
 
-def run_probe(out: Path, max_seconds: float) -> None:
+def _run_time_s(schedstat: Path | None) -> float:
+    """Seconds a watched thread has been on a CPU (/proc/PID/schedstat's first field, in ns); NaN when none."""
+    if schedstat is None:
+        return math.nan
+    try:
+        return int(schedstat.read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):  # gone, or no schedstats in this kernel
+        return math.nan
+
+
+def run_probe(out: Path, max_seconds: float, watch: int | None = None) -> None:
     """The probe's loop: until SIGTERM or `max_seconds`, a unit each INTERVAL_S; then (monotonic start, CPU
-    seconds) pairs to `out` as float64s."""
+    seconds, the watched process's main thread's run time or NaN) per unit to `out` as float64s."""
     stopping = False
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -146,11 +156,12 @@ def run_probe(out: Path, max_seconds: float) -> None:
     signal.signal(signal.SIGTERM, stop)
     records = array.array("d")
     out.write_bytes(b"")  # the parent waits for the file: it says the probe is set up
+    schedstat = Path(f"/proc/{watch}/schedstat") if watch else None
     deadline = time.monotonic() + max_seconds
     while not stopping and time.monotonic() < deadline:
         started, cpu = time.monotonic(), time.thread_time()
         _unit(UNIT_ITERATIONS)
-        records.extend((started, time.thread_time() - cpu))
+        records.extend((started, time.thread_time() - cpu, _run_time_s(schedstat)))
         time.sleep(INTERVAL_S)
     out.with_suffix(".tmp").write_bytes(records.tobytes())
     out.with_suffix(".tmp").replace(out)
@@ -161,22 +172,35 @@ class SpeedProbe:
     at `origin` (a time.monotonic instant: a run's start)."""
 
     def __init__(self, samples: np.ndarray) -> None:
-        self.samples = samples  # (n, 2): monotonic start, CPU seconds
+        self.samples = samples  # (n, 3): monotonic start, CPU seconds, the watched thread's run time (or NaN)
 
     def speed(self, origin: float) -> CoreSpeed:
         if not self.samples.size:
             return CoreSpeed.of(np.zeros(0), np.zeros(0))
         return CoreSpeed.of(self.samples[:, 0] - origin, self.samples[:, 1])
 
+    def work_share(self) -> float:
+        """Of the watched process's CPU time over the probe, the share that was full-speed work: each stretch of its
+        run time between two units weighted by the machine's speed then. Its CPU time per request times this
+        is what the request costs a core that never slows (1.0 where nothing was watched)."""
+        run = self.samples[:, 2] if self.samples.size else np.zeros(0)
+        if run.size < 2 or np.isnan(run).any():
+            return 1.0
+        ran = np.diff(run)
+        total = float(ran.sum())
+        speed = self.speed(0.0).speed  # in the samples' (time) order, as the probe wrote them
+        return float((ran * speed[:-1]).sum() / total) if total > 0 else 1.0
+
 
 @contextmanager
-def probe(cpu: int | None, max_seconds: float = 120.0) -> Iterator[SpeedProbe]:
-    """The probe process on `cpu` (None: unpinned) for the block; its samples in the yielded SpeedProbe once the
-    block is done. Stopped by SIGTERM, or by itself after `max_seconds`."""
-    result = SpeedProbe(np.zeros((0, 2)))
+def probe(cpu: int | None, *, watch: int | None = None, max_seconds: float = 120.0) -> Iterator[SpeedProbe]:
+    """The probe process on `cpu` (None: unpinned) for the block, reading `watch`'s run time at each unit; its
+    samples in the yielded SpeedProbe once the block is done. Stopped by SIGTERM, or by itself after
+    `max_seconds`."""
+    result = SpeedProbe(np.zeros((0, 3)))
     with tempfile.TemporaryDirectory(prefix="twinserve-speed-") as folder:
         out = Path(folder) / "units.bin"
-        command = [sys.executable, "-m", "compare.core_speed", str(out), str(max_seconds)]
+        command = [sys.executable, "-m", "compare.core_speed", str(out), str(max_seconds), str(watch or 0)]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # noqa: S603
         try:
             if cpu is not None and hasattr(os, "sched_setaffinity"):
@@ -195,8 +219,8 @@ def probe(cpu: int | None, max_seconds: float = 120.0) -> Iterator[SpeedProbe]:
                 process.kill()
                 process.wait()
         data = np.frombuffer(out.read_bytes(), dtype=np.float64) if out.exists() else np.zeros(0)
-        result.samples = data[: data.size // 2 * 2].reshape(-1, 2)
+        result.samples = data[: data.size // 3 * 3].reshape(-1, 3)
 
 
 if __name__ == "__main__":
-    run_probe(Path(sys.argv[1]), float(sys.argv[2]))
+    run_probe(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]) or None)

@@ -386,9 +386,10 @@ def level(
     """The server under Poisson arrivals at `rate` for `seconds`: its CPU per request and in-process latencies.
     The latencies are those of requests the machine ran at full speed throughout (compare/core_speed.py): the
     simulation's pod has a core that never slows, and `compare validate` replays the machine's slow moments on
-    top, so a pair taken in one would count it twice. The CPU per request is the window's, slow moments and all."""
+    top, so a pair taken in one would count it twice. The CPU per request is the window's, slow moments and all,
+    and beside it the share of that CPU time that was full-speed work (`work_share`), which the simulation uses."""
     plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, seconds, seed), timeout_s=10.0)
-    with probe(driver_cpu) as machine:
+    with probe(driver_cpu, watch=server.process.pid) as machine:
         window = drive_window(server, log, plan, driver_cpu)
     speed = machine.speed(window.started_at)
     ok = [r for r in window.ok if r.request_id in window.in_process_s]
@@ -416,6 +417,7 @@ def level(
         other_work_cores=window.other_work_cores(),
         machine_speed=speed.summary(),
         slow_left_out=int(slow.sum()),
+        work_share=machine.work_share(),
     )
 
 

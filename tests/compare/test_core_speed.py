@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.core_speed import FULL_SPEED, INTERVAL_S, MIN_SPEED, CoreSpeed, probe
+from compare.core_speed import FULL_SPEED, INTERVAL_S, MIN_SPEED, CoreSpeed, SpeedProbe, probe
 from compare.hpa import HPAParams
 from compare.platforms.base import Constant
 from compare.platforms.k8s import K8sConfig, simulate_k8s
@@ -101,7 +103,9 @@ def test_the_probe_process_measures_units_every_interval_until_stopped() -> None
         started = time.monotonic()
         time.sleep(0.5)
     samples = running.samples
-    assert samples.shape[1] == 2
+    assert samples.shape[1] == 3
+    assert np.isnan(samples[:, 2]).all()  # nothing watched
+    assert running.work_share() == 1.0
     assert samples.shape[0] > 0.5 / (INTERVAL_S * 3)
     assert started - 1.0 < samples[0, 0]
     assert samples[-1, 0] < time.monotonic()
@@ -118,3 +122,24 @@ def test_a_stretch_is_slow_where_any_moment_of_it_ran_below_half_speed() -> None
                              np.array([0.501, 1.0001, 1.051, 1.1, 1.2, 21.0]))  # fmt: skip
     assert slow.tolist() == [False, True, True, True, False, False]
     assert not CoreSpeed.of(np.zeros(0), np.zeros(0)).slow_during(np.array([1.0]), np.array([2.0])).any()
+
+
+def test_the_probe_reads_a_watched_process_s_run_time_and_weighs_it_by_the_machine_s_speed() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 5\nwhile time.time() < end: pass"])
+    try:
+        with probe(None, watch=busy.pid) as running:
+            time.sleep(0.5)
+    finally:
+        busy.kill()
+        busy.wait()
+    run = running.samples[:, 2]
+    assert not np.isnan(run).any()
+    assert np.all(np.diff(run) >= 0)
+    assert run[-1] - run[0] > 0.1  # a busy loop, on this machine's cores for most of half a second
+    assert 0 < running.work_share() <= 1
+
+
+def test_work_share_weights_each_stretch_of_run_time_by_the_speed_at_its_start() -> None:
+    # four units, 2 ms apart; the watched process ran 1 ms after each; the second unit ran at a quarter speed
+    samples = np.array([[0.0, 40e-6, 0.0], [0.002, 160e-6, 0.001], [0.004, 40e-6, 0.002], [0.006, 40e-6, 0.003]])
+    assert SpeedProbe(samples).work_share() == pytest.approx((1 + 0.25 + 1) / 3)

@@ -112,3 +112,4 @@ def test_calibrated_latencies_leave_out_requests_caught_in_the_machine_s_slow_mo
         assert 0 <= level.slow_left_out <= level.requests
         assert len(level.in_process_s) <= level.requests - level.slow_left_out
         assert level.cpu_s_per_request == pytest.approx(level.utilisation / level.achieved_per_s)
+        assert 0 < level.work_share <= 1  # the server's run time weighted by the machine's speed, from schedstat
