@@ -49,7 +49,7 @@ def _route_to_pods(arrivals: np.ndarray, work: PodWork, pods: int, queue_per_pod
         if fewest >= queue_per_pod:
             continue
         pod = held.index(fewest)
-        s = work.occupancy(index, t, pods)
+        s = work.occupancy(index, t, pods, idle=free_at[pod] <= t)
         end = max(t, free_at[pod]) + s
         free_at[pod] = end
         held[pod] += 1

@@ -157,7 +157,7 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         if ready:
             pod = ready[int(pick * len(ready))]
             if max_queue is None or pod.queued(t) < max_queue:
-                s = work.occupancy(index, t, len(ready))
+                s = work.occupancy(index, t, len(ready), idle=pod.free_at <= t)
                 held_until[index], occupancy[index] = pod.serve(t, s, window), s
                 finish[index] = work.answered_at(index, held_until[index], s)
                 busy_cpu_s += s

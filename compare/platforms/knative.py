@@ -195,7 +195,7 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
             continue  # a full queue (the queue-proxy's or the activator's): 503
         pod, start, cold[index] = routed
         pods = len(revision.ready(t)) if work.model is not None else 1  # counted only where the CPU depends on it
-        s = work.occupancy(index, t, max(pods, 1))
+        s = work.occupancy(index, t, max(pods, 1), idle=pod.free_at <= max(start, pod.ready_at))
         done = pod.serve(start, s)
         revision.windows.add_request(t, done)  # the KPA counts a request in flight while its pod holds it
         finish[index] = work.answered_at(index, done, s)
