@@ -78,8 +78,9 @@ class LoadLevel(BaseModel):
     # left out of in_process_s/overhead_s for running, at some moment, below half of it (None, 0: older records).
     machine_speed: dict[str, float] | None = None
     slow_left_out: int = 0
-    # Of the process's CPU time over the window, the share that was full-speed work (its run time weighted by the
-    # machine's speed): what a request costs a core that never slows is cpu_s_per_request times this (1: older).
+    # Of the server's main thread's run time over the window (/proc/PID/schedstat, read by the speed probe), the
+    # share that was full-speed work (weighted by the machine's speed): what a request costs a core that never
+    # slows is cpu_s_per_request times this (1: older records, or no schedstat).
     work_share: float = Field(default=1.0, gt=0, le=1)
 
     @model_validator(mode="after")
@@ -232,7 +233,10 @@ class Calibration(BaseModel):
             for level in load.levels
             if level.achieved_per_s < load.capacity_per_s
         }
-        table[load.capacity_per_s] = max(1e-6, (load.capacity_utilisation - idle) / load.capacity_per_s)
+        # The burst ran without the probe: its CPU at full speed is taken at the levels' mean share.
+        shares = [level.work_share for level in load.levels]
+        burst_share = sum(shares) / len(shares) if shares else 1.0
+        table[load.capacity_per_s] = max(1e-6, (load.capacity_utilisation - idle) * burst_share / load.capacity_per_s)
         rates = sorted(table)
         busiest = 0.0  # a noisy level never makes a higher rate cost the core less than a lower one did
         for rate in rates:

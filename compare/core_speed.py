@@ -27,7 +27,7 @@ import array
 import math
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -42,11 +42,12 @@ import numpy as np
 INTERVAL_S = 0.002
 UNIT_ITERATIONS = 400  # ~40 us of CPython 3.12 on this machine: long next to the clock's noise, short next to 2 ms
 MIN_SPEED = 0.01  # a unit 100x its median is a stall, not a measurement of speed; so is anything slower
-SLOW = 0.5  # below this speed a moment counts as slow in the summary
+SLOW = 0.5  # below this speed a moment counts as slow (the summary, and calibration's full-speed requests)
+MAX_SLOW_SHARE = 0.5  # of a run's requests, the share calibration may leave out for slow moments, at most
 START_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: no field-wise == or hash
 class CoreSpeed:
     """The machine's speed over a run, on the run's clock (seconds from its start): piecewise constant from one
     probe unit to the next, full speed outside the probed stretch."""
@@ -57,10 +58,11 @@ class CoreSpeed:
 
     @classmethod
     def of(cls, starts_s: np.ndarray, cpu_s: np.ndarray) -> CoreSpeed:
-        """From the probe's units: start times on the run's clock and each unit's CPU time."""
+        """From the probe's units: start times on the run's clock and each unit's CPU time (full speed where there
+        are none, or where the clock's origin is unknown)."""
         order = np.argsort(starts_s, kind="stable")
         starts, cpu = np.asarray(starts_s, float)[order], np.asarray(cpu_s, float)[order]
-        if not starts.size:
+        if not starts.size or not np.isfinite(starts).all() or not np.median(cpu) > 0:
             return cls(np.zeros(0), np.zeros(0))
         median = float(np.median(cpu))
         return cls(starts, np.clip(median / np.maximum(cpu, 1e-12), MIN_SPEED, 1.0), median)
@@ -71,7 +73,8 @@ class CoreSpeed:
         if self.at_s.size < 2:
             return np.array([0.0, 1.0]), np.array([0.0, 1.0])
         work = np.concatenate([[0.0], np.cumsum(self.speed[:-1] * np.diff(self.at_s))]) + self.at_s[0]
-        return self.at_s, work
+        # Work time counts from the run's start: units before it (the probe starts first) must not shift it.
+        return self.at_s, work - float(_extend(np.zeros(1), self.at_s, work)[0])
 
     def work_time(self, wall_s: np.ndarray) -> np.ndarray:
         """Wall instants (the run's clock) as work time: full-speed seconds of work the machine could have done
@@ -102,9 +105,8 @@ class CoreSpeed:
     def summary(self) -> dict[str, float | int]:
         """How the machine ran over the probed stretch: its mean speed, the share of time below SLOW, the slowest
         unit, the number of units and the median unit's CPU time (us: where runs differ, their full speeds did)."""
-        if self.at_s.size < 2:
-            return {"units": int(self.at_s.size), "mean_speed": 1.0, "slow_share": 0.0, "min_speed": 1.0,
-                    "unit_cpu_us": round(self.unit_cpu_s * 1e6, 2)}  # fmt: skip
+        if self.at_s.size < 2:  # no probe units: nothing measured, taken as full speed
+            return {"units": int(self.at_s.size), "mean_speed": 1.0, "slow_share": 0.0, "min_speed": 1.0}
         spans = np.diff(self.at_s)
         speed = self.speed[:-1]
         total = float(spans.sum())
@@ -115,6 +117,15 @@ class CoreSpeed:
             "min_speed": round(float(self.speed.min()), 4),
             "unit_cpu_us": round(self.unit_cpu_s * 1e6, 2),
         }
+
+
+def full_speed(speed: CoreSpeed, from_s: np.ndarray, until_s: np.ndarray) -> np.ndarray:
+    """Which stretches (requests, from send to answer) the machine ran at full speed throughout; all of them where
+    more than MAX_SLOW_SHARE were slow: the rest would be too few to stand for the run."""
+    slow = speed.slow_during(from_s, until_s)
+    if slow.size and float(slow.sum()) > MAX_SLOW_SHARE * slow.size:
+        return np.ones(slow.shape, dtype=bool)
+    return ~slow
 
 
 FULL_SPEED = CoreSpeed(np.zeros(0), np.zeros(0))  # a dedicated core that never slows: the plain simulation
@@ -171,24 +182,30 @@ class SpeedProbe:
     """A running probe; `speed(origin)` after `probe()` is done gives the machine's speed on a clock that starts
     at `origin` (a time.monotonic instant: a run's start)."""
 
-    def __init__(self, samples: np.ndarray) -> None:
+    def __init__(self, samples: np.ndarray, process: subprocess.Popen[bytes] | None = None) -> None:
         self.samples = samples  # (n, 3): monotonic start, CPU seconds, the watched thread's run time (or NaN)
+        self.process = process  # while it runs: its CPU on the driver's core is ours, not another task's
 
     def speed(self, origin: float) -> CoreSpeed:
         if not self.samples.size:
             return CoreSpeed.of(np.zeros(0), np.zeros(0))
         return CoreSpeed.of(self.samples[:, 0] - origin, self.samples[:, 1])
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
     def work_share(self) -> float:
-        """Of the watched process's CPU time over the probe, the share that was full-speed work: each stretch of its
-        run time between two units weighted by the machine's speed then. Its CPU time per request times this
-        is what the request costs a core that never slows (1.0 where nothing was watched)."""
-        run = self.samples[:, 2] if self.samples.size else np.zeros(0)
-        if run.size < 2 or np.isnan(run).any():
+        """Of the watched thread's run time over the probe (a process's main thread: a uvicorn worker's loop), the
+        share that was full-speed work: each stretch of it between two units weighted by the machine's speed
+        at the first. Its CPU time per request times this is what a request costs a core that never slows
+        (1.0 where nothing was watched, or the kernel keeps no schedstat)."""
+        read = self.samples[np.isfinite(self.samples[:, 2])] if self.samples.size else np.zeros((0, 3))
+        if read.shape[0] < 2:
             return 1.0
-        ran = np.diff(run)
+        ran = np.diff(read[:, 2])
         total = float(ran.sum())
-        speed = self.speed(0.0).speed  # in the samples' (time) order, as the probe wrote them
+        speed = CoreSpeed.of(read[:, 0], read[:, 1]).speed  # in time order, as the probe wrote them
         return float((ran * speed[:-1]).sum() / total) if total > 0 else 1.0
 
 
@@ -201,7 +218,8 @@ def probe(cpu: int | None, *, watch: int | None = None, max_seconds: float = 120
     with tempfile.TemporaryDirectory(prefix="twinserve-speed-") as folder:
         out = Path(folder) / "units.bin"
         command = [sys.executable, "-m", "compare.core_speed", str(out), str(max_seconds), str(watch or 0)]
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # noqa: S603
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # noqa: S603  # nosec B603
+        result.process = process
         try:
             if cpu is not None and hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(process.pid, {cpu})

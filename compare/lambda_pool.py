@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .core_speed import probe
+from .core_speed import full_speed, probe
 from .platforms.base import OK, THROTTLED
 from .runtime_api import InvocationResult, LocalRuntimeAPI
 
@@ -37,7 +37,7 @@ class PoolRun:
     duration_s: np.ndarray  # NaN where throttled or failed
     status: np.ndarray
     lag_p99_ms: float  # the dispatcher's own schedule lag
-    started_at: float = math.nan  # the schedule's start, time.monotonic() (perf_counter's clock on Linux)
+    started_at: float = math.nan  # the schedule's start, time.monotonic(): sent_s counts from it
 
     @property
     def span_s(self) -> float:
@@ -60,12 +60,11 @@ def drive_pool(
     lock = threading.Lock()
     in_flight = 0
     futures: list[Future[InvocationResult]] = []
-    start = time.perf_counter()
-    started_at = time.monotonic()
+    start = time.monotonic()  # the probe's and the load driver's clock: started_at is the start itself
 
     def answered(index: int, sent_at: float, future: Future[InvocationResult]) -> None:
         nonlocal in_flight
-        now = time.perf_counter() - start  # in the Runtime API's thread, as the response arrives
+        now = time.monotonic() - start  # in the Runtime API's thread, as the response arrives
         result = future.result()
         with lock:
             in_flight -= 1
@@ -75,10 +74,10 @@ def drive_pool(
             status[index] = FAILED
 
     for index, at in enumerate(arrivals):
-        delay = at - (time.perf_counter() - start)
+        delay = at - (time.monotonic() - start)
         if delay > 0:
             time.sleep(delay)
-        now = time.perf_counter() - start
+        now = time.monotonic() - start
         sent[index] = now
         with lock:
             full = in_flight >= size
@@ -99,7 +98,7 @@ def drive_pool(
     status[status == 0] = FAILED  # never answered within the timeout
     lag = sent - np.asarray(arrivals, dtype=float)
     lag_p99 = float(np.percentile(lag, 99) * 1000) if n else math.nan
-    return PoolRun(sent, latency, duration, status, lag_p99, started_at)
+    return PoolRun(sent, latency, duration, status, lag_p99, start)
 
 
 def pool_capacity(api: LocalRuntimeAPI, event: Any, size: int, requests: int) -> float:
@@ -118,7 +117,6 @@ def pool_capacity(api: LocalRuntimeAPI, event: Any, size: int, requests: int) ->
     return requests / (time.perf_counter() - started)
 
 
-MAX_SLOW_SHARE = 0.5  # of a run's answered invocations the machine's slow moments may take out of its pairs, at most
 LIGHT_LOAD = 0.25  # the pool's calibration load: validate's lowest level, as a fraction of its closed-loop capacity
 
 
@@ -141,9 +139,8 @@ def pairs_under_load(
         with probe(None) as machine:  # on this thread's core, which the caller pins
             run = drive_pool(api, event, np.cumsum(rng.exponential(1.0 / rate, count)).tolist(), size)
         answered = run.status == OK
-        slow = machine.speed(run.started_at).slow_during(run.sent_s, run.sent_s + np.nan_to_num(run.latency_s))
-        if (slow & answered).sum() <= MAX_SLOW_SHARE * answered.sum():  # else too few left to stand for the run
-            answered &= ~slow
+        speed = machine.speed(run.started_at)
+        answered[answered] = full_speed(speed, run.sent_s[answered], (run.sent_s + run.latency_s)[answered])
         trips += run.latency_s[answered].tolist()
         durations += run.duration_s[answered].tolist()
     return trips[:requests], durations[:requests]

@@ -24,7 +24,13 @@ below it overshoots, and it is accepted only once a probe run at it (or just bel
 worker under SATURATED with the driver on schedule. A probe that saturates the worker or leaves
 the driver behind steps the next one down (`next_probe`); at most MAX_PROBES run. Where the
 driver fell behind a probe, the levels are also capped at the highest rate it held, and the
-record says so. Calibrate and validate start alike (`measured_capacity`).
+record says so; where it fell behind before any probe could vouch for an estimate, the last held
+probe's estimate stands unvouched (`accepted` None). Calibrate and validate start alike
+(`measured_capacity`).
+
+Each calibrated level runs compare/core_speed.py's probe beside the driver, watching the server's
+main thread: its latency pairs are the requests the machine ran at full speed throughout, and its
+`work_share` the share of the server's run time that was full-speed work.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import LoadLevel, ServerLoad
-from .core_speed import probe
+from .core_speed import full_speed, probe
 from .load import LAG_THRESHOLD_MS, LoadPlan, RequestRecord, drive_plan, summarize
 from .platforms.base import OK
 from .processes import Server, cpu_seconds
@@ -50,7 +56,6 @@ from .processes import Server, cpu_seconds
 SERVER_CPU, LOAD_CPU = 0, 1  # the server on one core, the driver on the other (as the benchmark has it)
 LEVELS = (0.1, 0.3, 0.6, 0.9)  # calibrated fractions of the open-loop capacity; validate runs others (25, 50, 80 %)
 ACCESS_LOGGER = "predict.access: "  # the access log's lines on stderr: "INFO predict.access: {...}"
-MAX_SLOW_SHARE = 0.5  # a level's requests the machine's slow moments may take out of its latency samples, at most
 MAX_SAMPLES = 2000  # per level: enough for the percentiles, small enough for the record
 BURST_CONNECTIONS = 32
 OPEN_LOOP_TARGET = 0.95  # the worker's CPU at open-loop capacity: below 1, where a Poisson queue is still stable
@@ -207,14 +212,25 @@ class Window:
 
 
 def drive_window(
-    server: Server, log: LogReader, plan: LoadPlan, driver_cpu: int | None, lag_threshold_ms: float = LAG_THRESHOLD_MS
+    server: Server,
+    log: LogReader,
+    plan: LoadPlan,
+    driver_cpu: int | None,
+    lag_threshold_ms: float = LAG_THRESHOLD_MS,
+    *,
+    also_ours: int | None = None,
 ) -> Window:
-    """`plan` against the server from `driver_cpu`; driver-bound where its schedule lag p99 passes the threshold."""
+    """`plan` against the server from `driver_cpu`; driver-bound where its schedule lag p99 passes the threshold.
+    `also_ours`: a process of ours on the driver's core (the speed probe), whose CPU is not another task's."""
     log.skip()
     pid = server.process.pid
+
+    def on_driver_core() -> float:  # the driver runs in this process (one worker)
+        return time.process_time() + (cpu_seconds(also_ours) if also_ours else 0.0)
+
     with on_cpu(driver_cpu):
         on_server = OtherWork(pinned_cpu(pid), lambda: cpu_seconds(pid))
-        on_driver = OtherWork(driver_cpu, time.process_time)  # the driver runs in this process (one worker)
+        on_driver = OtherWork(driver_cpu, on_driver_core)
         cpu_before, started = cpu_seconds(pid), time.perf_counter()
         run = drive_plan(plan)
         wall, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
@@ -361,7 +377,8 @@ def open_capacity(
 ) -> OpenCapacity:
     """Poisson probes of PROBE_S each, the first at FIRST_PROBE of the burst's rate, each next one where
     `next_probe` says, until one is accepted or MAX_PROBES have run (then `settle`)."""
-    rate, probes = FIRST_PROBE * burst.per_s, list[Probe]()
+    rate = FIRST_PROBE * burst.per_s
+    probes: list[Probe] = []
     verdict: Verdict | None = None
     for step in range(MAX_PROBES):
         plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, PROBE_S, seed + step), timeout_s=10.0)
@@ -390,16 +407,13 @@ def level(
     and beside it the share of that CPU time that was full-speed work (`work_share`), which the simulation uses."""
     plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, seconds, seed), timeout_s=10.0)
     with probe(driver_cpu, watch=server.process.pid) as machine:
-        window = drive_window(server, log, plan, driver_cpu)
+        window = drive_window(server, log, plan, driver_cpu, also_ours=machine.pid)
     speed = machine.speed(window.started_at)
     ok = [r for r in window.ok if r.request_id in window.in_process_s]
     if not ok:
         raise RuntimeError("no answered request matched an access log line (is PREDICT_ACCESS_LOG off?)")
-    slow = speed.slow_during(np.array([r.sent_s for r in ok]), np.array([r.sent_s + r.latency_s for r in ok]))
-    if slow.mean() > MAX_SLOW_SHARE:  # a window mostly slow: its full-speed requests are too few to stand for it
-        slow[:] = False
-    full_speed = [r for r, s in zip(ok, slow.tolist(), strict=True) if not s]
-    matched = [(window.in_process_s[r.request_id], r.latency_s) for r in full_speed]
+    kept = full_speed(speed, np.array([r.sent_s for r in ok]), np.array([r.sent_s + r.latency_s for r in ok]))
+    matched = [(window.in_process_s[r.request_id], r.latency_s) for r, k in zip(ok, kept.tolist(), strict=True) if k]
     rng = np.random.default_rng(seed)
     keep = sorted(rng.choice(len(matched), min(len(matched), MAX_SAMPLES), replace=False).tolist())
     utilisation = window.utilisation(idle)
@@ -416,7 +430,7 @@ def level(
         driver_bound=window.driver_bound,
         other_work_cores=window.other_work_cores(),
         machine_speed=speed.summary(),
-        slow_left_out=int(slow.sum()),
+        slow_left_out=int((~kept).sum()),
         work_share=machine.work_share(),
     )
 

@@ -17,6 +17,12 @@ pool provisioned and the concurrency limit at its size, from the handler duratio
 of the calibration. Its utilisation is the environments' busy share (handler duration over pool
 size x wall time), which is what Lambda bills; the processes' CPU is shown beside it.
 
+Each level also runs compare/core_speed.py's probe beside the driver: the machine's speed over the level.
+Each entry point is then simulated twice: plain, on a core that never slows (what `simulate` assumes of
+a pod or an environment), and replayed at the speed the machine ran (the run's clock mapped to work
+time, simulated there, the answers and the busy spans mapped back), so utilisation is the busy spans'
+wall time. `all_met` is the plain simulation's verdict, `all_met_at_machine_speed` the replay's.
+
 What it cannot show: Lambda's own scheduling (placement, sandbox start, its front end's routing and
 queueing) and a real network between callers and either platform; both are loopback here.
 """
@@ -144,7 +150,7 @@ def validate_server(
             plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, mode.seconds, 100 + i), timeout_s=10.0)
             switches = involuntary_switches(server.process.pid)
             with probe(driver_cpu) as machine:
-                window = drive_window(server, log, plan, driver_cpu)
+                window = drive_window(server, log, plan, driver_cpu, also_ours=machine.pid)
             # Preemptions: the machine's other work taking the server's core, which the simulated pod never sees.
             switches = involuntary_switches(server.process.pid) - switches
             speed = machine.speed(window.started_at)
@@ -188,7 +194,8 @@ def validate_lambda(
             switches = sum(involuntary_switches(p.pid) for p in pool.processes)
             with probe(driver_cpu) as machine:
                 on_runtimes = OtherWork(runtime_cpu, lambda: sum(cpu_seconds(p.pid) for p in pool.processes))
-                on_driver = OtherWork(driver_cpu, time.process_time)  # the dispatcher, the Runtime API: this process
+                # The dispatcher and the Runtime API (this process), and the probe beside them.
+                on_driver = OtherWork(driver_cpu, lambda: time.process_time() + cpu_seconds(machine.pid or 0))
                 run = drive_pool(pool.api, event, arrivals.tolist(), size)
                 other = other_work_cores(on_runtimes.cores(), on_driver.cores())
             speed = machine.speed(run.started_at)

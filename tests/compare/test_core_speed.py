@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.core_speed import FULL_SPEED, INTERVAL_S, MIN_SPEED, CoreSpeed, SpeedProbe, probe
+from compare.core_speed import FULL_SPEED, INTERVAL_S, MIN_SPEED, CoreSpeed, SpeedProbe, full_speed, probe
 from compare.hpa import HPAParams
 from compare.platforms.base import Constant
 from compare.platforms.k8s import K8sConfig, simulate_k8s
@@ -143,3 +143,25 @@ def test_work_share_weights_each_stretch_of_run_time_by_the_speed_at_its_start()
     # four units, 2 ms apart; the watched process ran 1 ms after each; the second unit ran at a quarter speed
     samples = np.array([[0.0, 40e-6, 0.0], [0.002, 160e-6, 0.001], [0.004, 40e-6, 0.002], [0.006, 40e-6, 0.003]])
     assert SpeedProbe(samples).work_share() == pytest.approx((1 + 0.25 + 1) / 3)
+
+
+def test_work_time_counts_from_the_run_s_start_even_where_the_probe_started_slow_before_it() -> None:
+    starts = np.arange(-0.2, 1.0, 0.002)  # the probe starts 200 ms before the run, slow for its first 100 ms
+    speed = CoreSpeed.of(starts, np.where(starts < -0.1, 400e-6, 40e-6))
+    assert float(speed.work_time(np.zeros(1))[0]) == pytest.approx(0.0, abs=1e-12)
+    assert float(speed.work_time(np.array([0.5]))[0]) == pytest.approx(0.5)
+
+
+def test_no_units_or_no_origin_is_full_speed_and_says_nothing_measured() -> None:
+    nothing = CoreSpeed.of(np.zeros(0), np.zeros(0)).summary()
+    assert nothing == {"units": 0, "mean_speed": 1.0, "slow_share": 0.0, "min_speed": 1.0}  # no NaN to write
+    unknown = CoreSpeed.of(np.array([np.nan, np.nan]), np.array([40e-6, 400e-6]))
+    assert unknown.work_time(np.array([1.0]))[0] == 1.0
+
+
+def test_full_speed_keeps_the_requests_clear_of_slow_moments_unless_most_were_caught() -> None:
+    speed = episode(1.0, 1.1, 0.2)
+    sent = np.array([0.5, 1.05, 2.0])
+    assert full_speed(speed, sent, sent + 0.001).tolist() == [True, False, True]
+    mostly = np.array([1.02, 1.05, 2.0])
+    assert full_speed(speed, mostly, mostly + 0.001).tolist() == [True, True, True]

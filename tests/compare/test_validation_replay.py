@@ -56,3 +56,24 @@ def test_the_report_section_carries_the_replay_under_its_row() -> None:
     assert "20.00 / 26.00" in replay_row
     assert "#c53030" not in replay_row
     assert "replayed at the machine's measured speed, every target met" in section
+
+
+def test_validate_s_replay_queues_what_arrives_in_a_slow_moment_and_busies_the_worker_longer() -> None:
+    import numpy as np
+
+    from compare.core_speed import FULL_SPEED, CoreSpeed
+    from compare.platforms.service import ServerService
+    from compare.validate import simulate_server
+
+    service = ServerService(rates_per_s=(500.0, 2000.0), cpu_s=(0.0004, 0.0003), seen=((0.0002, 0.0003),),
+                            idle_cpu_cores=0.0, capacity_per_s=2000.0)  # fmt: skip
+    sent = np.cumsum(np.random.default_rng(2).exponential(1 / 800, 8000))  # 800/s, ~10 s
+    starts = np.arange(0.0, 11.0, 0.002)
+    slowed = CoreSpeed.of(starts, np.where((starts >= 4.0) & (starts < 4.1), 40e-6 / 0.05, 40e-6))
+    plain = simulate_server(service, sent, 10.0, seed=1)
+    assert simulate_server(service, sent, 10.0, seed=1, speed=FULL_SPEED) == plain
+    replayed = simulate_server(service, sent, 10.0, seed=1, speed=slowed)
+    assert replayed.p99_ms > 5 * plain.p99_ms  # 100 ms at 5 % speed: what came then queued
+    assert replayed.p50_ms == pytest.approx(plain.p50_ms, rel=0.1)  # the rest of the run is as it was
+    # The worker's busy spans stretch where it was slow: about 0.1 s more of it over the 10 s span.
+    assert replayed.utilisation - plain.utilisation == pytest.approx(0.01, abs=0.004)
