@@ -79,8 +79,9 @@ class LoadLevel(BaseModel):
     machine_speed: dict[str, float] | None = None
     slow_left_out: int = 0
     # Of the server's main thread's run time over the window (/proc/PID/schedstat, read by the speed probe), the
-    # share that was full-speed work (weighted by the machine's speed): what a request costs a core that never
-    # slows is cpu_s_per_request times this (1: older records, or no schedstat).
+    # share that was full-speed work (weighted by the machine's speed): by that reckoning, what a request costs a
+    # core that never slows is cpu_s_per_request times this (1: older records, or no schedstat). Recorded, not
+    # applied (server_service says why).
     work_share: float = Field(default=1.0, gt=0, le=1)
 
     @model_validator(mode="after")
@@ -219,9 +220,9 @@ class Calibration(BaseModel):
         (compare/platforms/service.py); None for a record without load levels (version 1, a load run).
 
         CPU per request is taken net of the idle process's share ((utilisation - idle) / rate), since the
-        simulator adds the idle cores to every pod's utilisation itself, and at full speed (times the level's
-        work_share: the simulated core never slows; validate replays the machine's slow moments on top of
-        it); the saturation burst closes the
+        simulator adds the idle cores to every pod's utilisation itself (as measured: a level's work_share is
+        recorded, not applied; scaled by it, one validate run's plain utilisation came out 0.15-0.18 under
+        the measured one and the replay still 0.04-0.13 under); the saturation burst closes the
         table (a level that reached the capacity is left out). A level the driver could not hold still
         counts here: the server's CPU over what it served is its own, only the latency is the driver's."""
         load = self.server.load
@@ -229,14 +230,11 @@ class Calibration(BaseModel):
             return None
         idle = load.idle_cpu_cores
         table = {
-            level.achieved_per_s: max(1e-6, (level.utilisation - idle) * level.work_share / level.achieved_per_s)
+            level.achieved_per_s: max(1e-6, (level.utilisation - idle) / level.achieved_per_s)
             for level in load.levels
             if level.achieved_per_s < load.capacity_per_s
         }
-        # The burst ran without the probe: its CPU at full speed is taken at the levels' mean share.
-        shares = [level.work_share for level in load.levels]
-        burst_share = sum(shares) / len(shares) if shares else 1.0
-        table[load.capacity_per_s] = max(1e-6, (load.capacity_utilisation - idle) * burst_share / load.capacity_per_s)
+        table[load.capacity_per_s] = max(1e-6, (load.capacity_utilisation - idle) / load.capacity_per_s)
         rates = sorted(table)
         busiest = 0.0  # a noisy level never makes a higher rate cost the core less than a lower one did
         for rate in rates:

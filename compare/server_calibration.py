@@ -30,7 +30,7 @@ probe's estimate stands unvouched (`accepted` None). Calibrate and validate star
 
 Each calibrated level runs compare/core_speed.py's probe beside the driver, watching the server's
 main thread: its latency pairs are the requests the machine ran at full speed throughout, and its
-`work_share` the share of the server's run time that was full-speed work.
+`work_share` the share of the server's run time that was full-speed work (recorded, not applied).
 """
 
 from __future__ import annotations
@@ -404,7 +404,7 @@ def level(
     The latencies are those of requests the machine ran at full speed throughout (compare/core_speed.py): the
     simulation's pod has a core that never slows, and `compare validate` replays the machine's slow moments on
     top, so a pair taken in one would count it twice. The CPU per request is the window's, slow moments and all,
-    and beside it the share of that CPU time that was full-speed work (`work_share`), which the simulation uses."""
+    and beside it the share of that CPU time that was full-speed work (`work_share`, recorded only)."""
     plan = LoadPlan(url=server.url, arrivals=poisson_arrivals(rate, seconds, seed), timeout_s=10.0)
     with probe(driver_cpu, watch=server.process.pid) as machine:
         window = drive_window(server, log, plan, driver_cpu, also_ours=machine.pid)
