@@ -19,7 +19,7 @@ import numpy as np
 
 from .base import OK, TIMED_OUT, Distribution, RunRecords
 from .lambda_ import LambdaConfig, simulate_lambda
-from .service import PodWork
+from .service import PodWork, Worker
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _route_to_pods(arrivals: np.ndarray, work: PodWork, pods: int, queue_per_pod
     its offered rate is taken as the whole arrival rate over the pods (the overflow is not subtracted)."""
     finish = np.full(arrivals.size, np.nan)
     held = [0] * pods  # requests each pod holds
-    free_at = [0.0] * pods
+    workers = [Worker() for _ in range(pods)]
     pending: list[tuple[float, int]] = []  # heap of (finish time, pod)
     for index, t in enumerate(arrivals.tolist()):
         while pending and pending[0][0] <= t:
@@ -49,12 +49,11 @@ def _route_to_pods(arrivals: np.ndarray, work: PodWork, pods: int, queue_per_pod
         if fewest >= queue_per_pod:
             continue
         pod = held.index(fewest)
-        s = work.occupancy(index, t, pods, idle=free_at[pod] <= t)
-        end = max(t, free_at[pod]) + s
-        free_at[pod] = end
+        hold, wake = work.costs(index, t, pods)
+        start, _ = workers[pod].take(t, hold, wake)
         held[pod] += 1
-        heapq.heappush(pending, (end, pod))
-        finish[index] = work.answered_at(index, end, s)
+        heapq.heappush(pending, (start + hold, pod))
+        finish[index] = work.answered_at(index, start)
     return finish
 
 

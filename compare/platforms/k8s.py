@@ -24,7 +24,7 @@ import numpy as np
 
 from ..hpa import HorizontalPodAutoscaler, HPAParams
 from .base import OK, Constant, Distribution, RunRecords, pod_request_status, pod_seconds
-from .service import PodWork
+from .service import PodWork, Worker
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class K8sConfig:
 class _Pod:
     created_at: float
     ready_at: float
-    free_at: float = 0.0
+    worker: Worker = field(default_factory=Worker)
     pending: deque[float] = field(default_factory=deque)  # finish times of requests not yet done
     removed_at: float | None = None
     busy_by_window: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
@@ -57,20 +57,20 @@ class _Pod:
             pending.popleft()
         return len(pending)
 
-    def serve(self, now: float, service: float, window: float) -> float:
-        """Queue one request; return when it finishes."""
-        start = max(now, self.free_at)
-        end = start + service
-        self.free_at = end
-        self.pending.append(end)
+    def serve(self, now: float, hold: float, wake: float, window: float) -> tuple[float, float]:
+        """Queue one request (Worker.take); return when the worker starts it and the CPU it is charged, counted
+        in the metrics windows from its start."""
+        start, cpu = self.worker.take(now, hold, wake)
+        self.pending.append(start + hold)
+        end = start + cpu
         first, last = int(start // window), int(end // window)
         if first == last:
-            self.busy_by_window[first] += service
+            self.busy_by_window[first] += cpu
         else:  # spread over the windows it spans
             for index in range(first, last + 1):
                 overlap = min(end, (index + 1) * window) - max(start, index * window)
                 self.busy_by_window[index] += max(0.0, overlap)
-        return end
+        return start, cpu
 
 
 class _Cluster:
@@ -140,8 +140,8 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
     replicas, ready_now = np.zeros(horizon), np.zeros(horizon)
     cluster = _Cluster(config, rng)
     finish = np.full(n, np.nan)
-    held_until = np.full(n, np.nan)  # when each request let its pod's worker go (NaN: never taken)
-    occupancy = np.zeros(n)  # how long it held the worker, ending at held_until
+    held_until = np.full(n, np.nan)  # the end of the CPU each request was charged, from its start (NaN: not taken)
+    occupancy = np.zeros(n)  # that CPU, ending at held_until
     busy_cpu_s = 0.0
     window, sync_period, max_queue = config.metrics_window_s, config.hpa.sync_period_s, config.max_queue
     next_sync, next_second = sync_period, 0
@@ -157,10 +157,10 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         if ready:
             pod = ready[int(pick * len(ready))]
             if max_queue is None or pod.queued(t) < max_queue:
-                s = work.occupancy(index, t, len(ready), idle=pod.free_at <= t)
-                held_until[index], occupancy[index] = pod.serve(t, s, window), s
-                finish[index] = work.answered_at(index, held_until[index], s)
-                busy_cpu_s += s
+                start, cpu = pod.serve(t, *work.costs(index, t, len(ready)), window)
+                held_until[index], occupancy[index] = start + cpu, cpu
+                finish[index] = work.answered_at(index, start)
+                busy_cpu_s += cpu
     while next_second < horizon:
         replicas[next_second], ready_now[next_second] = len(cluster.live), len(cluster.ready(next_second))
         next_second += 1

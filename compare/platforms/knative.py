@@ -37,7 +37,7 @@ import numpy as np
 
 from ..kpa import ConcurrencyWindows, KnativePodAutoscaler, KPAParams
 from .base import OK, REJECTED, Constant, Distribution, RunRecords, pod_request_status, pod_seconds
-from .service import PodWork
+from .service import PodWork, Worker
 
 QUEUE_DEPTH_FACTOR = 10  # the queue-proxy's breaker queue: 10 x containerConcurrency
 ACTIVATOR_QUEUE_DEPTH = 10_000  # the activator's breaker queue per revision (pkg/activator/net/throttler.go)
@@ -55,8 +55,8 @@ class KnativeConfig:
 class _Pod:
     created_at: float
     ready_at: float
-    free_at: float = 0.0
-    pending: deque[float] = field(default_factory=deque)  # finish times of requests not yet done
+    worker: Worker = field(default_factory=Worker)
+    pending: deque[float] = field(default_factory=deque)  # when requests not yet done let the worker go
     removed_at: float | None = None
 
     def held(self, now: float) -> int:
@@ -70,11 +70,11 @@ class _Pod:
         at = now if not concurrency or held < concurrency else self.pending[held - concurrency]
         return max(at, self.ready_at)
 
-    def serve(self, start: float, service: float) -> float:
-        end = max(start, self.ready_at, self.free_at) + service
-        self.free_at = end
-        self.pending.append(end)
-        return end
+    def serve(self, start: float, hold: float, wake: float) -> tuple[float, float]:
+        """(when the worker starts the request, when it lets the next one go): Worker.take, once the pod is ready."""
+        begin, _ = self.worker.take(max(start, self.ready_at), hold, wake)
+        self.pending.append(begin + hold)
+        return begin, begin + hold
 
 
 class _Revision:
@@ -195,10 +195,9 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
             continue  # a full queue (the queue-proxy's or the activator's): 503
         pod, start, cold[index] = routed
         pods = len(revision.ready(t)) if work.model is not None else 1  # counted only where the CPU depends on it
-        s = work.occupancy(index, t, max(pods, 1), idle=pod.free_at <= max(start, pod.ready_at))
-        done = pod.serve(start, s)
+        begin, done = pod.serve(start, *work.costs(index, t, max(pods, 1)))
         revision.windows.add_request(t, done)  # the KPA counts a request in flight while its pod holds it
-        finish[index] = work.answered_at(index, done, s)
+        finish[index] = work.answered_at(index, begin)
     advance(horizon - 1 if horizon else -1)
 
     latency = finish - arrivals

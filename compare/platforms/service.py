@@ -10,11 +10,14 @@ interpolated linearly, below them the lowest level's figure holds and above them
 figure (where a pod is overloaded and its queue grows anyway).
 The offered rate of a pod is the profile's arrival rate over the trailing `RATE_WINDOW_S` seconds
 divided by the ready pods (the Service spreads requests evenly over them). Why CPU per request falls
-also says who pays it: the loop's wake-up comes once per busy spell, so a request that finds the worker
-busy costs the saturated figure, and the one that wakes it carries the rest (`occupancy_at`), the mean
-staying the calibrated one. Costing every request the mean instead queued each one that came while
-another was served behind a wake-up it never paid: one worker's simulated p50 came out 36-67 % above
-the measured one at 25-80 % of its capacity.
+also says when it is paid: the loop's wake-up (and its way back to sleep) comes once per busy spell.
+So a request holds the worker for the saturated figure, and each spell costs the rest of the calibrated
+mean, worked off when the spell ends (`costs_at`, `Worker`): it delays what arrives while the loop goes
+back to sleep, not what queued during the spell, and the mean CPU (utilisation, the HPA's signal, the
+bill) stays the calibrated one. Holding every request for the mean instead queued each one that came
+while another was served behind a wake-up it never paid: one worker's simulated p50 came out 36-67 %
+above the measured one at 25-80 % of its capacity; with the wake-up at the spell's end, the same
+calibrations' p50 came within 5-14 % of those runs' below 80 %.
 
 What a caller sees of a request is its wait in the pod's queue (first come, first served, each
 request before it holding the worker for its CPU time), then the request's own in-process latency
@@ -67,17 +70,16 @@ class ServerService:
         busy = np.interp(rate_per_s, rates, np.multiply(rates, self.cpu_s))
         return float(busy) / rate_per_s
 
-    def occupancy_at(self, rate_per_s: float) -> tuple[float, float]:
-        """How long a request holds the worker at a pod's offered rate: (arriving to an idle worker, arriving to a
-        busy one). The calibrated CPU per request falls with the rate because the loop's wake-up (the epoll
-        return, the system calls and the core's wake from idle) is paid once per busy spell and shared by
-        every request that finds the worker already busy: those pay the saturated figure, the last calibrated
-        one (a closed-loop burst, always busy). The wake-up goes on the first request of each spell so that the
-        mean is the calibrated CPU per request: Poisson arrivals find the worker idle 1 - rho of the time."""
+    def costs_at(self, rate_per_s: float) -> tuple[float, float]:
+        """At a pod's offered rate: (how long a request holds the worker, the wake-up a busy spell costs on top).
+        The calibrated CPU per request falls with the rate because the loop's wake-up (the epoll return, the
+        system calls, the core's wake from idle and the way back to sleep) is paid once per busy spell and
+        shared by every request in it: a request holds the worker for the saturated figure, the last calibrated
+        one (a closed-loop burst, always busy), and each spell costs the rest of the calibrated mean, spread
+        over the 1 - rate x hold of Poisson arrivals that find the worker free and start one (`Worker`)."""
         mean = self.cpu_at(rate_per_s)
-        busy = min(mean, self.cpu_s[-1])
-        rho = min(rate_per_s * mean, MAX_RHO)
-        return busy + (mean - busy) / (1 - rho), busy
+        hold = min(mean, self.cpu_s[-1])
+        return hold, (mean - hold) / (1 - min(rate_per_s * hold, MAX_RHO))
 
     def seen_samples(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """In-process latency + overhead, as measured pairs, for `n` requests."""
@@ -92,6 +94,26 @@ class ServerService:
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.mean)
+
+
+@dataclass
+class Worker:
+    """One worker's event loop, first come first served. A request that finds it free starts a busy spell, whose
+    wake-up is worked off when the spell ends (the loop's way back to sleep): it delays only what arrives then,
+    not the requests queued during the spell, which the loop answers without sleeping in between."""
+
+    free_at: float = 0.0  # when the last request taken lets the next one go
+    to_sleep: float = 0.0  # the current spell's wake-up, worked off once it ends
+
+    def take(self, now: float, hold: float, wake: float) -> tuple[float, float]:
+        """A request arriving at `now`: (when the worker starts it, the CPU it is charged, wake-up included)."""
+        if now >= self.free_at:  # a new spell, after the last one's way back to sleep
+            start = max(now, self.free_at + self.to_sleep)
+            self.to_sleep, cpu = wake, hold + wake
+        else:
+            start, cpu = self.free_at, hold
+        self.free_at = start + hold
+        return start, cpu
 
 
 class PodWork:
@@ -109,19 +131,19 @@ class PodWork:
             trailing = np.convolve(counts, np.ones(RATE_WINDOW_S))[: counts.size]
             self._rate = trailing / np.minimum(np.arange(counts.size) + 1, RATE_WINDOW_S)
         self._key: tuple[int, int] = (-1, -1)
-        self._cpu = (0.0, 0.0)
+        self._cpu = (0.0, 0.0)  # (hold, wake-up) at the current key
 
-    def occupancy(self, index: int, t: float, pods: int, *, idle: bool) -> float:
-        """How long request `index`, arriving at `t` while `pods` are ready, holds its pod's worker; `idle`: the
-        worker had nothing to do when it came (ServerService.occupancy_at)."""
+    def costs(self, index: int, t: float, pods: int) -> tuple[float, float]:
+        """For request `index`, arriving at `t` while `pods` are ready: how long it holds its pod's worker, and the
+        wake-up it costs if it finds the worker free (ServerService.costs_at; none for a plain service time)."""
         if self.model is None:
-            return float(self.seen[index])
+            return float(self.seen[index]), 0.0
         key = (int(t), pods)
         if key != self._key:  # one interpolation per second and pod count, not per request
             second = min(key[0], self._rate.size - 1)
-            self._key, self._cpu = key, self.model.occupancy_at(float(self._rate[second]) / max(pods, 1))
-        return self._cpu[0] if idle else self._cpu[1]
+            self._key, self._cpu = key, self.model.costs_at(float(self._rate[second]) / max(pods, 1))
+        return self._cpu
 
-    def answered_at(self, index: int, finish: float, occupancy: float) -> float:
-        """When the caller has its answer: the worker took it at finish - occupancy, then in-process + overhead."""
-        return finish - occupancy + float(self.seen[index])
+    def answered_at(self, index: int, start: float) -> float:
+        """When the caller has its answer: the worker took it at `start`, then in-process + overhead."""
+        return start + float(self.seen[index])

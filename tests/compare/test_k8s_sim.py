@@ -79,20 +79,30 @@ def test_each_request_s_hold_on_its_worker_is_recorded_and_one_worker_never_hold
     assert np.all(run.latency_s >= until - arrivals - 1e-12)  # answered no sooner than the worker let it go
 
 
-def test_a_request_that_finds_the_worker_busy_pays_the_saturated_cpu_and_the_mean_stays_the_calibrated_one() -> None:
+def test_a_request_holds_the_worker_for_the_saturated_cpu_and_each_busy_spell_adds_the_rest_of_the_mean() -> None:
     from compare.platforms.service import ServerService
 
     service = ServerService(rates_per_s=(100.0, 1000.0, 2000.0), cpu_s=(0.0008, 0.0005, 0.0004),
                             seen=((0.0002, 0.0003),), idle_cpu_cores=0.0, capacity_per_s=2000.0)  # fmt: skip
-    on_idle, on_busy = service.occupancy_at(1000.0)
-    assert on_busy == 0.0004  # the saturated figure
-    assert on_idle == pytest.approx(0.0004 + 0.0001 / (1 - 0.5))  # the wake-up over the idle share 1 - 1000 x 0.5 ms
+    hold, wake = service.costs_at(1000.0)
+    assert hold == 0.0004  # the saturated figure
+    assert wake == pytest.approx(0.0001 / (1 - 1000 * 0.0004))  # the rest, over the spells' share 1 - rate x hold
     config = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.7), cpu_request=1.0,
                        pod_start=Constant(0.0), idle_cpu_cores=0.0)  # fmt: skip
     arrivals = steady(1000.0, 60).arrivals(seed=8)
     run = simulate_k8s(arrivals, service, config, seed=1)
-    held = run.per_request["occupancy_s"]
-    busy = np.isclose(held, on_busy)
-    assert 0.3 < busy.mean() < 0.7  # about rho of the arrivals found it busy
-    assert held[~busy] == pytest.approx(on_idle, rel=0.1)  # the rest woke it (at each second's trailing rate)
-    assert held.mean() == pytest.approx(service.cpu_at(1000.0), rel=0.03)  # Poisson: idle at 1 - rho of arrivals
+    charged = run.per_request["occupancy_s"]
+    queued = np.isclose(charged, hold)
+    assert 0.2 < queued.mean() < 0.6  # about rate x hold of the arrivals came during a spell
+    assert charged[~queued] == pytest.approx(hold + wake, rel=0.1)  # the rest started one (each second's rate)
+    assert charged.mean() == pytest.approx(service.cpu_at(1000.0), rel=0.03)  # the calibrated mean
+
+
+def test_the_wake_up_delays_what_arrives_as_the_loop_goes_back_to_sleep_not_what_queued_during_the_spell() -> None:
+    from compare.platforms.service import Worker
+
+    worker = Worker()
+    assert worker.take(0.0, 1.0, 0.5) == (0.0, 1.5)  # starts a spell: charged its wake-up, worked off at its end
+    assert worker.take(0.4, 1.0, 0.5) == (1.0, 1.0)  # queued during the spell: no wake-up before it, none charged
+    assert worker.take(2.2, 1.0, 0.5) == (2.5, 1.5)  # came while the loop went back to sleep (2.0-2.5): waits
+    assert worker.take(10.0, 1.0, 0.5) == (10.0, 1.5)  # came to a sleeping loop: starts at once
