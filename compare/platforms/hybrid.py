@@ -49,8 +49,8 @@ def _route_to_pods(arrivals: np.ndarray, work: PodWork, pods: int, queue_per_pod
         if fewest >= queue_per_pod:
             continue
         pod = held.index(fewest)
-        hold, wake = work.costs(index, t, pods)
-        start, _ = workers[pod].take(t, hold, wake)
+        hold, wake, _ = work.costs(index, t, pods)
+        start = workers[pod].take(t, hold, wake)
         held[pod] += 1
         heapq.heappush(pending, (start + hold, pod))
         finish[index] = work.answered_at(index, start)

@@ -57,10 +57,11 @@ class _Pod:
             pending.popleft()
         return len(pending)
 
-    def serve(self, now: float, hold: float, wake: float, window: float) -> tuple[float, float]:
-        """Queue one request (Worker.take); return when the worker starts it and the CPU it is charged, counted
-        in the metrics windows from its start."""
-        start, cpu = self.worker.take(now, hold, wake)
+    def serve(self, now: float, costs: tuple[float, float, float], window: float) -> float:
+        """Queue one request (Worker.take, its hold and wake-up); return when the worker starts it. Its CPU is
+        counted in the metrics windows from its start."""
+        hold, wake, cpu = costs
+        start = self.worker.take(now, hold, wake)
         self.pending.append(start + hold)
         end = start + cpu
         first, last = int(start // window), int(end // window)
@@ -70,7 +71,7 @@ class _Pod:
             for index in range(first, last + 1):
                 overlap = min(end, (index + 1) * window) - max(start, index * window)
                 self.busy_by_window[index] += max(0.0, overlap)
-        return start, cpu
+        return start
 
 
 class _Cluster:
@@ -157,7 +158,8 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         if ready:
             pod = ready[int(pick * len(ready))]
             if max_queue is None or pod.queued(t) < max_queue:
-                start, cpu = pod.serve(t, *work.costs(index, t, len(ready)), window)
+                costs = work.costs(index, t, len(ready))
+                start, cpu = pod.serve(t, costs, window), costs[2]
                 held_until[index], occupancy[index] = start + cpu, cpu
                 finish[index] = work.answered_at(index, start)
                 busy_cpu_s += cpu

@@ -72,7 +72,7 @@ class _Pod:
 
     def serve(self, start: float, hold: float, wake: float) -> tuple[float, float]:
         """(when the worker starts the request, when it lets the next one go): Worker.take, once the pod is ready."""
-        begin, _ = self.worker.take(max(start, self.ready_at), hold, wake)
+        begin = self.worker.take(max(start, self.ready_at), hold, wake)
         self.pending.append(begin + hold)
         return begin, begin + hold
 
@@ -195,7 +195,7 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
             continue  # a full queue (the queue-proxy's or the activator's): 503
         pod, start, cold[index] = routed
         pods = len(revision.ready(t)) if work.model is not None else 1  # counted only where the CPU depends on it
-        begin, done = pod.serve(start, *work.costs(index, t, max(pods, 1)))
+        begin, done = pod.serve(start, *work.costs(index, t, max(pods, 1))[:2])
         revision.windows.add_request(t, done)  # the KPA counts a request in flight while its pod holds it
         finish[index] = work.answered_at(index, begin)
     advance(horizon - 1 if horizon else -1)

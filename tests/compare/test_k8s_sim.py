@@ -92,17 +92,21 @@ def test_a_request_holds_the_worker_for_the_saturated_cpu_and_each_busy_spell_ad
     arrivals = steady(1000.0, 60).arrivals(seed=8)
     run = simulate_k8s(arrivals, service, config, seed=1)
     charged = run.per_request["occupancy_s"]
-    queued = np.isclose(charged, hold)
-    assert 0.2 < queued.mean() < 0.6  # about rate x hold of the arrivals came during a spell
-    assert charged[~queued] == pytest.approx(hold + wake, rel=0.1)  # the rest started one (each second's rate)
-    assert charged.mean() == pytest.approx(service.cpu_at(1000.0), rel=0.03)  # the calibrated mean
+    assert charged.mean() == pytest.approx(service.cpu_at(1000.0), rel=0.03)  # the calibrated mean, each
+    assert run.extra["busy_cpu_s"] == pytest.approx(charged.sum())
+    # Held for the saturated figure: a worker at 1,000/s holding each request 0.5 ms would queue a quarter of them
+    # behind another; at 0.4 ms plus the spells' wake-ups after them, callers see their own latency more often.
+    unheld = K8sConfig(HPAParams(min_replicas=1, max_replicas=1, target_utilization=0.7), cpu_request=1.0,
+                       pod_start=Constant(0.0), idle_cpu_cores=0.0)  # fmt: skip
+    plain = simulate_k8s(arrivals, Constant(service.cpu_at(1000.0)), unheld, seed=1)
+    assert np.median(run.latency_s) - 0.0005 < np.median(plain.latency_s)
 
 
 def test_the_wake_up_delays_what_arrives_as_the_loop_goes_back_to_sleep_not_what_queued_during_the_spell() -> None:
     from compare.platforms.service import Worker
 
     worker = Worker()
-    assert worker.take(0.0, 1.0, 0.5) == (0.0, 1.5)  # starts a spell: charged its wake-up, worked off at its end
-    assert worker.take(0.4, 1.0, 0.5) == (1.0, 1.0)  # queued during the spell: no wake-up before it, none charged
-    assert worker.take(2.2, 1.0, 0.5) == (2.5, 1.5)  # came while the loop went back to sleep (2.0-2.5): waits
-    assert worker.take(10.0, 1.0, 0.5) == (10.0, 1.5)  # came to a sleeping loop: starts at once
+    assert worker.take(0.0, 1.0, 0.5) == 0.0  # starts a spell, whose wake-up is worked off at its end
+    assert worker.take(0.4, 1.0, 0.5) == 1.0  # queued during the spell: no wake-up before it
+    assert worker.take(2.2, 1.0, 0.5) == 2.5  # came while the loop went back to sleep (2.0-2.5): waits
+    assert worker.take(10.0, 1.0, 0.5) == 10.0  # came to a sleeping loop: starts at once
