@@ -120,7 +120,8 @@ def service_model(scenario: Scenario) -> dict[str, str]:
         "server": (
             f"CPU per request at the pod's offered rate ({server.cpu_s[0] * 1000:.3f} ms at "
             f"{server.rates_per_s[0]:,.0f} req/s to {server.cpu_s[-1] * 1000:.3f} ms at the "
-            f"{server.capacity_per_s:,.0f} req/s capacity) holds the worker and makes its utilisation; "
+            f"{server.capacity_per_s:,.0f} req/s capacity) makes its utilisation; a request holds the worker "
+            "for the saturated figure and each busy spell's wake-up comes after it; "
             "callers see the wait plus in-process latency and overhead"
             if isinstance(server, ServerService)
             else "one service time for the worker's occupancy, its CPU and what callers see"

@@ -102,13 +102,14 @@ def simulate_server(
     service: ServerService, sent_s: np.ndarray, span_s: float, *, seed: int, speed: CoreSpeed = FULL_SPEED
 ) -> Figures:
     """The arrivals on one pod, replayed at the machine's `speed` (FULL_SPEED: a core that never slows): the run's
-    clock mapped to work time, simulated there, the answers and the worker's busy spans mapped back."""
+    clock mapped to work time, simulated there, the answers and each request's charged CPU mapped back."""
     sent = np.sort(sent_s)
     arrivals = speed.work_time(sent)
     run = simulate_k8s(arrivals, service, one_pod(service), seed)
     latency = speed.wall_time(arrivals + run.latency_s) - sent
-    until, held = run.per_request["held_until_s"], run.per_request["occupancy_s"]
-    busy_s = float(np.nansum(speed.wall_spans(until - held, until)))
+    # The CPU each request was charged, from its start, each stretched where the machine was slow then.
+    until, cpu = run.per_request["charged_until_s"], run.per_request["charged_cpu_s"]
+    busy_s = float(np.nansum(speed.wall_spans(until - cpu, until)))
     return Figures.of(latency, busy_s / span_s + service.idle_cpu_cores)
 
 

@@ -36,7 +36,7 @@ class HybridConfig:
 
 def _route_to_pods(arrivals: np.ndarray, work: PodWork, pods: int, queue_per_pod: int) -> np.ndarray:
     """When each request's caller has its answer from a pod; NaN where every pod was full (it overflows).
-    A pod holds a request (for its queue and `queue_per_pod`) for its CPU time (compare/platforms/service.py);
+    A pod holds a request (for its queue and `queue_per_pod`) as its Worker does (compare/platforms/service.py);
     its offered rate is taken as the whole arrival rate over the pods (the overflow is not subtracted)."""
     finish = np.full(arrivals.size, np.nan)
     held = [0] * pods  # requests each pod holds

@@ -1,8 +1,9 @@
 """Kubernetes, simulated: single-worker pods behind a Service, scaled by the HPA.
 
-Each pod is one uvicorn worker: a first-come-first-served queue in which each request holds the
-worker for its CPU time (compare/platforms/service.py: from the server-side calibration, at the
-pod's offered rate; or a plain service time), and the caller has its answer after its wait plus its
+Each pod is one uvicorn worker: a first-come-first-served queue (compare/platforms/service.py's
+Worker: each request holds it for the saturated CPU per request, each busy spell's wake-up after it;
+from the server-side calibration at the pod's offered rate, or a plain service time), each request
+charged its CPU, and the caller has its answer after its wait plus its
 in-process latency and the overhead around it. The Service sends each request to a ready pod chosen
 at random (kube-proxy's iptables mode). Every sync period the HPA (compare/hpa.py, parameters from
 the deployed manifest) reads each pod's CPU utilisation over the last metrics window, measured
@@ -47,7 +48,7 @@ class _Pod:
     created_at: float
     ready_at: float
     worker: Worker = field(default_factory=Worker)
-    pending: deque[float] = field(default_factory=deque)  # finish times of requests not yet done
+    pending: deque[float] = field(default_factory=deque)  # when requests taken let the worker go
     removed_at: float | None = None
     busy_by_window: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
 
@@ -141,8 +142,8 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
     replicas, ready_now = np.zeros(horizon), np.zeros(horizon)
     cluster = _Cluster(config, rng)
     finish = np.full(n, np.nan)
-    held_until = np.full(n, np.nan)  # the end of the CPU each request was charged, from its start (NaN: not taken)
-    occupancy = np.zeros(n)  # that CPU, ending at held_until
+    charged_until = np.full(n, np.nan)  # the end of the CPU each request was charged, from its start (NaN: none)
+    charged = np.zeros(n)  # that CPU (spans of requests queued together overlap: sum them, do not union them)
     busy_cpu_s = 0.0
     window, sync_period, max_queue = config.metrics_window_s, config.hpa.sync_period_s, config.max_queue
     next_sync, next_second = sync_period, 0
@@ -160,7 +161,7 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
             if max_queue is None or pod.queued(t) < max_queue:
                 costs = work.costs(index, t, len(ready))
                 start, cpu = pod.serve(t, costs, window), costs[2]
-                held_until[index], occupancy[index] = start + cpu, cpu
+                charged_until[index], charged[index] = start + cpu, cpu
                 finish[index] = work.answered_at(index, start)
                 busy_cpu_s += cpu
     while next_second < horizon:
@@ -179,7 +180,7 @@ def simulate_k8s(arrivals: np.ndarray, warm: Distribution, config: K8sConfig, se
         seconds=np.arange(horizon, dtype=float),
         instances=replicas,
         busy=ready_now,
-        per_request={"held_until_s": held_until, "occupancy_s": occupancy},
+        per_request={"charged_until_s": charged_until, "charged_cpu_s": charged},
         extra={
             "pod_seconds": seconds_of_pods,
             "mean_replicas": float(replicas.mean()) if horizon else 0.0,

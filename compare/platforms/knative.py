@@ -1,7 +1,7 @@
 """Knative Serving, simulated: single-worker pods scaled by the KPA on concurrency, down to zero.
 
-Each pod is one uvicorn worker, a first-come-first-served queue in which each request holds the worker
-for its CPU time and the caller sees its wait plus in-process latency and overhead, as on
+Each pod is one uvicorn worker, a first-come-first-served queue (compare/platforms/service.py's Worker)
+in which the caller sees its wait plus in-process latency and overhead, as on
 compare/platforms/k8s.py (compare/platforms/service.py). Every tick (2 s) the KPA (compare/kpa.py, parameters from the
 deployed k8s/knative manifest) reads the revision's concurrency, averaged per second over the
 stable and panic windows, and sets the pod count; a new pod takes `pod_start` (scheduling, image
@@ -195,9 +195,9 @@ def simulate_knative(arrivals: np.ndarray, warm: Distribution, config: KnativeCo
             continue  # a full queue (the queue-proxy's or the activator's): 503
         pod, start, cold[index] = routed
         pods = len(revision.ready(t)) if work.model is not None else 1  # counted only where the CPU depends on it
-        begin, done = pod.serve(start, *work.costs(index, t, max(pods, 1))[:2])
-        revision.windows.add_request(t, done)  # the KPA counts a request in flight while its pod holds it
+        begin, _ = pod.serve(start, *work.costs(index, t, max(pods, 1))[:2])
         finish[index] = work.answered_at(index, begin)
+        revision.windows.add_request(t, finish[index])  # the KPA counts a request in flight until its answer
     advance(horizon - 1 if horizon else -1)
 
     latency = finish - arrivals

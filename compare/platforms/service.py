@@ -1,7 +1,8 @@
 """A pod's work per request, from the server-side calibration: what its CPU does and what its callers see.
 
-A pod is one uvicorn worker: one event loop on one core, so a request holds the worker for about
-the CPU time it costs, and that time is what the HPA's utilisation and the pod's core are made of.
+A pod is one uvicorn worker: one event loop on one core. A request's CPU time is what the HPA's
+utilisation and the pod's core are made of, and (less the loop's wake-up, below) how long it holds
+the worker.
 The calibration measured it (CPU seconds per request) at several offered rates and at saturation:
 it falls as the rate rises (at low rates every request pays the loop's wake-up alone; near
 saturation the loop reads and answers several per turn). The model takes it as a function of the
@@ -22,7 +23,7 @@ above the measured one at 25-80 % of its capacity; with the wake-up at the spell
 calibrations' p50 came within 5-14 % of those runs' below 80 %.
 
 What a caller sees of a request is its wait in the pod's queue (first come, first served, each
-request before it holding the worker for its CPU time), then the request's own in-process latency
+request before it holding the worker, `Worker`), then the request's own in-process latency
 (the access log's latency_ms, arrival at the middleware to response start) and the overhead around
 it (the load driver's round trip less the in-process latency: the client, the loopback, uvicorn's
 parsing and writing); those two are drawn as measured pairs at the calibration's lightest level,
@@ -34,6 +35,7 @@ both the worker's occupancy and what the caller sees beyond the wait, as before.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,12 +106,13 @@ class Worker:
     wake-up is worked off when the spell ends (the loop's way back to sleep): it delays only what arrives then,
     not the requests queued during the spell, which the loop answers without sleeping in between."""
 
-    free_at: float = 0.0  # when the last request taken lets the next one go
+    free_at: float = -math.inf  # when the last request taken lets the next one go (none yet: free since ever)
     to_sleep: float = 0.0  # the current spell's wake-up, worked off once it ends
 
     def take(self, now: float, hold: float, wake: float) -> float:
         """A request arriving at `now`: when the worker starts it."""
-        if now >= self.free_at:  # a new spell, after the last one's way back to sleep
+        if now > self.free_at:  # a new spell, after the last one's way back to sleep (one let in as the last
+            # request lets go, as an activator's slot does, continues the spell)
             start = max(now, self.free_at + self.to_sleep)
             self.to_sleep = wake
         else:
@@ -119,7 +122,8 @@ class Worker:
 
 
 class PodWork:
-    """Per request on pods: the worker's occupancy (its CPU time) and what the caller sees beyond its wait."""
+    """Per request on pods: how long it holds the worker, the wake-up, its CPU, and what the caller sees beyond its
+    wait."""
 
     def __init__(self, service: Distribution, arrivals: np.ndarray, rng: np.random.Generator) -> None:
         n = int(arrivals.size)
