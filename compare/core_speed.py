@@ -230,12 +230,9 @@ def probe(cpu: int | None, *, watch: int | None = None, max_seconds: float = 120
                 time.sleep(0.01)
             yield result
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            from .processes import stop  # here, not at the top: the probe process itself imports this module
+
+            stop(process)
         data = np.frombuffer(out.read_bytes(), dtype=np.float64) if out.exists() else np.zeros(0)
         result.samples = data[: data.size // 3 * 3].reshape(-1, 3)
 

@@ -33,15 +33,12 @@ def validation_section(result: Mapping[str, Any]) -> str:
             "<th>utilisation measured / simulated</th><th>error</th></tr>")  # fmt: skip
     body = []
     for row in result["rows"]:
-        m, s, e, ok = row["measured"], row["simulated"], row["error"], row["met"]
         body.append(
             f"<tr><th>{html.escape(row['entry_point'])}{' (driver-bound)' if row.get('driver_bound') else ''}"
             f"{' (shared core)' if shared(row) else ''}</th>"
             f"<td>{row['level']:.0%}</td>"
             f"<td>{row['offered_per_s']:,.0f}</td><td>{row.get('answered', 0):,}</td>"
-            + _figure(m["p50_ms"], s["p50_ms"], e["p50"], ok["p50"], relative=True)
-            + _figure(m["p99_ms"], s["p99_ms"], e["p99"], ok["p99"], relative=True)
-            + _figure(m["utilisation"], s["utilisation"], e["utilisation"], ok["utilisation"], relative=False)
+            + _figures(row, row["simulated"], row["error"], row["met"])
             + "</tr>"
         )
         if "simulated_at_machine_speed" in row:
@@ -71,20 +68,22 @@ def validation_section(result: Mapping[str, Any]) -> str:
 
 
 def _replayed(row: Mapping[str, Any]) -> str:
-    m, s, e, ok = (
-        row["measured"],
-        row["simulated_at_machine_speed"],
-        row["error_at_machine_speed"],
-        row["met_at_machine_speed"],
-    )
     speed = row["machine_speed"]
     return (
         f'<tr><td colspan="4">at the machine\'s speed (mean {speed["mean_speed"]:.2f}, '
         f"{speed['slow_share']:.0%} of the time below {SLOW:g})</td>"
-        + _figure(m["p50_ms"], s["p50_ms"], e["p50"], ok["p50"], relative=True)
+        + _figures(row, row["simulated_at_machine_speed"], row["error_at_machine_speed"], row["met_at_machine_speed"])
+        + "</tr>"
+    )
+
+
+def _figures(row: Mapping[str, Any], s: Mapping[str, float], e: Mapping[str, float], ok: Mapping[str, bool]) -> str:
+    """A row's three figures, measured against one simulation (`s`, its errors `e`, which met their targets)."""
+    m = row["measured"]
+    return (
+        _figure(m["p50_ms"], s["p50_ms"], e["p50"], ok["p50"], relative=True)
         + _figure(m["p99_ms"], s["p99_ms"], e["p99"], ok["p99"], relative=True)
         + _figure(m["utilisation"], s["utilisation"], e["utilisation"], ok["utilisation"], relative=False)
-        + "</tr>"
     )
 
 
